@@ -1,0 +1,55 @@
+//! The ingest crate's error type.
+
+use std::path::PathBuf;
+
+/// Result of an ingest operation.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong while ingesting, with the file or location it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+    #[error("write-ahead log {path}: {message}")]
+    Wal { path: PathBuf, message: String },
+    #[error("store {store}: {message}")]
+    Store { store: String, message: String },
+    #[error("table {table}: {source}")]
+    Table {
+        table: String,
+        source: Box<deltalake::DeltaTableError>,
+    },
+    #[error("reading {file}: {source}")]
+    Parquet {
+        file: String,
+        source: parquet::errors::ParquetError,
+    },
+    #[error("building a record batch: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+    #[error(
+        "the store is in use by another ingesting process (lock file {0}); stop it or use another store"
+    )]
+    Locked(PathBuf),
+    #[error("the ingest engine stopped: {0}")]
+    Stopped(String),
+}
+
+impl Error {
+    /// An I/O error with the path or action it happened on.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn table(table: &str, source: deltalake::DeltaTableError) -> Self {
+        Self::Table {
+            table: table.to_owned(),
+            source: Box::new(source),
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! The ingest engine: validate, dedup, log, acknowledge, and flush to the table.
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
+
+use insights_schemas::{DecodedEvent, EventBatchBuilder, RejectReason, day_of, decode_event};
+
+use crate::dedup::{KeyIndex, event_key};
+use crate::error::{Error, Result};
+use crate::framing::Chunk;
+use crate::quarantine::Quarantine;
+use crate::store::StoreLocation;
+use crate::table::{CommitSummary, EventTable};
+use crate::wal::Wal;
+
+/// How an [`Ingester`] is set up.
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    pub store: StoreLocation,
+    /// Local directory of the write-ahead log.
+    pub wal_dir: PathBuf,
+    /// Local NDJSON file that receives rejected records.
+    pub quarantine_path: PathBuf,
+    /// Flush the buffer once it holds this many events...
+    pub flush_rows: usize,
+    /// ...or this many bytes of raw JSON...
+    pub flush_bytes: usize,
+    /// ...or its oldest event has waited this long.
+    pub flush_age: Duration,
+    /// Event identities the dedup index keeps in memory (about 40 bytes each).
+    pub dedup_budget: usize,
+    /// Records longer than this are rejected.
+    pub max_record_bytes: usize,
+}
+
+impl IngestConfig {
+    /// Defaults for a store; `local_state` is where a remote store keeps its log and quarantine.
+    pub fn new(store: StoreLocation, local_state: &std::path::Path) -> Self {
+        let state = store.state_dir(local_state);
+        Self {
+            store,
+            wal_dir: state.join("_wal"),
+            quarantine_path: state.join("_quarantine").join("rejected.ndjson"),
+            flush_rows: 200_000,
+            flush_bytes: 96 << 20,
+            flush_age: Duration::from_secs(10),
+            dedup_budget: 8_000_000,
+            max_record_bytes: 16 << 20,
+        }
+    }
+}
+
+/// A record that was not stored, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// 1-based line of the input.
+    pub line: u64,
+    pub reason: String,
+}
+
+/// What became of one batch of records; everything accepted is durable.
+#[derive(Debug, Default, Clone)]
+pub struct BatchOutcome {
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub rejected: Vec<Rejection>,
+    /// The highest ingest sequence number handed out so far.
+    pub last_seq: u64,
+}
+
+type Flush = JoinHandle<Result<(CommitSummary, u64)>>;
+
+/// The ingest engine of one store. One process at a time may ingest into a store.
+pub struct Ingester {
+    config: IngestConfig,
+    table: Arc<Mutex<EventTable>>,
+    wal: Wal,
+    index: KeyIndex,
+    builder: EventBatchBuilder,
+    buffered_since: Option<Instant>,
+    quarantine: Quarantine,
+    in_flight: Option<Flush>,
+    commits: u64,
+    _lock: File,
+}
+
+impl Ingester {
+    /// Opens the store (creating it if needed) and replays the write-ahead log.
+    pub async fn open(config: IngestConfig) -> Result<Self> {
+        let lock = lock_state(&config.wal_dir)?;
+        let table = EventTable::open_or_create(&config.store).await?;
+        let committed = table.committed_lsn().await?;
+        let mut replayed = Vec::new();
+        let wal = Wal::open(&config.wal_dir, committed, |record| {
+            replayed.push((record.lsn, record.org.to_owned(), record.raw.to_vec()));
+            Ok(())
+        })?;
+        let mut ingester = Self {
+            index: KeyIndex::new(config.dedup_budget),
+            builder: EventBatchBuilder::default(),
+            buffered_since: None,
+            quarantine: Quarantine::new(config.quarantine_path.clone()),
+            table: Arc::new(Mutex::new(table)),
+            wal,
+            in_flight: None,
+            commits: 0,
+            config,
+            _lock: lock,
+        };
+        if !replayed.is_empty() {
+            tracing::info!(events = replayed.len(), "replaying the write-ahead log");
+        }
+        for (lsn, org, raw) in replayed {
+            let bound = (!org.is_empty()).then_some(org.as_str());
+            let event = decode_event(&raw, bound).map_err(|reason| Error::Wal {
+                path: ingester.config.wal_dir.clone(),
+                message: format!("logged event {lsn} no longer decodes: {reason}"),
+            })?;
+            if ingester.admit(&event).await? {
+                ingester.builder.append(&event, lsn as i64);
+                ingester.buffered_since.get_or_insert_with(Instant::now);
+            }
+            ingester.flush_if_full().await?;
+        }
+        Ok(ingester)
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &IngestConfig {
+        &self.config
+    }
+
+    /// Ingests a chunk of records from `source` (a file name, for messages). When this returns,
+    /// every accepted event is durable. `bound_org` stamps or checks the organization.
+    pub async fn ingest(
+        &mut self,
+        source: &str,
+        chunk: &Chunk,
+        bound_org: Option<&str>,
+    ) -> Result<BatchOutcome> {
+        let mut outcome = BatchOutcome::default();
+        for span in &chunk.records {
+            let bytes = chunk.bytes(span);
+            let decoded = match span.too_long {
+                Some(len) => Err(RejectReason::TooLong {
+                    len,
+                    limit: self.config.max_record_bytes,
+                }),
+                None => decode_event(bytes, bound_org),
+            };
+            let event = match decoded {
+                Ok(event) => event,
+                Err(reason) => {
+                    let reason = reason.to_string();
+                    self.quarantine
+                        .add(source, span.line, &reason, bytes, span.too_long)?;
+                    outcome.rejected.push(Rejection {
+                        line: span.line,
+                        reason,
+                    });
+                    continue;
+                }
+            };
+            if !self.admit(&event).await? {
+                outcome.duplicates += 1;
+                continue;
+            }
+            let logged_org = if bound_org.is_some() {
+                event.organization.as_ref()
+            } else {
+                ""
+            };
+            let lsn = self.wal.append(logged_org, event.raw.as_bytes());
+            self.builder.append(&event, lsn as i64);
+            self.buffered_since.get_or_insert_with(Instant::now);
+            outcome.accepted += 1;
+        }
+        // One fsync for the whole chunk: the group commit that acknowledges it.
+        self.wal.sync()?;
+        if !outcome.rejected.is_empty() {
+            self.quarantine.sync()?;
+        }
+        outcome.last_seq = self.wal.last_lsn();
+        self.flush_if_full().await?;
+        Ok(outcome)
+    }
+
+    /// Whether an event is new; records its identity if so.
+    async fn admit(&mut self, event: &DecodedEvent<'_>) -> Result<bool> {
+        let day = day_of(event.timestamp_us);
+        if !self.index.is_loaded(&event.organization, day) {
+            let keys = self
+                .table
+                .lock()
+                .await
+                .partition_keys(&event.organization, day)
+                .await?;
+            self.index.load(&event.organization, day, keys);
+        }
+        let key = event_key(&event.organization, &event.id, event.timestamp_us);
+        Ok(self.index.insert(&event.organization, day, key))
+    }
+
+    async fn flush_if_full(&mut self) -> Result<()> {
+        if self.builder.len() >= self.config.flush_rows
+            || self.builder.raw_bytes() >= self.config.flush_bytes
+        {
+            self.start_flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Flushes the buffer if its oldest event has waited longer than the flush age.
+    pub async fn flush_if_due(&mut self) -> Result<()> {
+        if self
+            .buffered_since
+            .is_some_and(|t| t.elapsed() >= self.config.flush_age)
+        {
+            self.start_flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Commits everything buffered to the table and waits for it.
+    pub async fn flush(&mut self) -> Result<()> {
+        self.start_flush().await?;
+        self.finish_flush().await
+    }
+
+    /// Flushes and releases the store.
+    pub async fn close(mut self) -> Result<()> {
+        self.flush().await
+    }
+
+    /// Table commits made by this ingester.
+    pub fn commits(&self) -> u64 {
+        self.commits
+    }
+
+    /// Where rejected records go.
+    pub fn quarantine_path(&self) -> &std::path::Path {
+        self.quarantine.path()
+    }
+
+    /// Bytes of write-ahead log on disk.
+    pub fn wal_bytes(&self) -> u64 {
+        self.wal.size_bytes()
+    }
+
+    /// Starts committing the buffer in the background; at most one commit is in flight, so
+    /// commits land in sequence-number order.
+    async fn start_flush(&mut self) -> Result<()> {
+        self.finish_flush().await?;
+        if self.builder.is_empty() {
+            return Ok(());
+        }
+        let batch = self.builder.finish()?;
+        self.buffered_since = None;
+        let last_lsn = self.wal.last_lsn();
+        self.wal.rotate()?;
+        let table = self.table.clone();
+        self.in_flight = Some(tokio::spawn(async move {
+            let summary = table.lock().await.append(batch, last_lsn).await?;
+            Ok((summary, last_lsn))
+        }));
+        Ok(())
+    }
+
+    async fn finish_flush(&mut self) -> Result<()> {
+        let Some(handle) = self.in_flight.take() else {
+            return Ok(());
+        };
+        let (summary, last_lsn) = handle
+            .await
+            .map_err(|e| Error::Stopped(format!("table commit task failed: {e}")))??;
+        tracing::debug!(
+            version = summary.version,
+            rows = summary.rows,
+            files = summary.files,
+            "committed"
+        );
+        for (partition, rows) in &summary.partitions {
+            self.index.committed(partition, *rows);
+        }
+        self.wal.release(last_lsn)?;
+        self.commits += 1;
+        Ok(())
+    }
+}
+
+/// Takes the store's ingest lock, held for the life of the process.
+fn lock_state(wal_dir: &std::path::Path) -> Result<File> {
+    std::fs::create_dir_all(wal_dir)
+        .map_err(|e| Error::io(format!("creating {}", wal_dir.display()), e))?;
+    let path = wal_dir.join("LOCK");
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked(path)),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(Error::io(format!("locking {}", path.display()), e))
+        }
+    }
+}

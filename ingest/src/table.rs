@@ -1,0 +1,345 @@
+//! The events table: a Delta Lake table of Parquet files partitioned by organization and day.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::compute::{SortColumn, lexsort_to_indices, take_record_batch};
+use arrow::datatypes::{Date32Type, TimestampMicrosecondType};
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{Action, StructType, Transaction};
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use deltalake::{DeltaTable, DeltaTableError, FilterOp, FilterValue};
+use futures::TryStreamExt;
+use object_store::ObjectStore;
+use parquet::arrow::ProjectionMask;
+// ParquetObjectReader is deprecated in favour of hand-written AsyncFileReaders; it is still the
+// reader deltalake itself uses over the same object store, so one read path serves both.
+#[allow(deprecated)]
+use parquet::arrow::async_reader::ParquetObjectReader;
+use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
+
+use insights_schemas::{PARTITION_COLUMNS, column, event_schema};
+
+use crate::dedup::{EventKey, PartitionId, event_key};
+use crate::error::{Error, Result};
+use crate::store::StoreLocation;
+
+/// The application id under which commits record the highest WAL sequence number they hold.
+pub const INGEST_APP_ID: &str = "insights-ingest";
+
+/// Rows per Parquet row group: small enough that a time-range query skips most of a day's file.
+const ROW_GROUP_ROWS: usize = 64 * 1024;
+
+/// What one append committed.
+#[derive(Debug, Clone)]
+pub struct CommitSummary {
+    pub version: i64,
+    pub rows: usize,
+    pub files: usize,
+    /// Rows per partition, to settle the dedup index.
+    pub partitions: BTreeMap<PartitionId, usize>,
+}
+
+/// The Delta table of events.
+pub struct EventTable {
+    table: DeltaTable,
+    name: String,
+}
+
+impl EventTable {
+    /// Opens the table of a store, creating it (and a local store's directory) if absent.
+    pub async fn open_or_create(store: &StoreLocation) -> Result<Self> {
+        let url = store.table_url()?;
+        let name = url.to_string();
+        if let StoreLocation::Local(dir) = store {
+            let events = dir.join("events");
+            std::fs::create_dir_all(&events)
+                .map_err(|e| Error::io(format!("creating {}", events.display()), e))?;
+        }
+        let options = store.storage_options();
+        let table = DeltaTable::try_from_url_with_storage_options(url, options)
+            .await
+            .map_err(|e| Error::table(&name, e))?;
+        let exists = table
+            .verify_deltatable_existence()
+            .await
+            .map_err(|e| Error::table(&name, e))?;
+        let table = if exists {
+            let mut table = table;
+            table.load().await.map_err(|e| Error::table(&name, e))?;
+            table
+        } else {
+            let schema: StructType = event_schema()
+                .as_ref()
+                .try_into_kernel()
+                .map_err(|e| Error::table(&name, e.into()))?;
+            let created = table
+                .create()
+                .with_table_name("events")
+                .with_comment("Directory Insights events")
+                .with_columns(schema.fields().cloned())
+                .with_partition_columns(PARTITION_COLUMNS)
+                .with_save_mode(SaveMode::Ignore)
+                .await;
+            match created {
+                Ok(table) => table,
+                // Another process created it first: use theirs.
+                Err(DeltaTableError::VersionAlreadyExists(_)) => {
+                    let mut table = DeltaTable::try_from_url_with_storage_options(
+                        store.table_url()?,
+                        store.storage_options(),
+                    )
+                    .await
+                    .map_err(|e| Error::table(&name, e))?;
+                    table.load().await.map_err(|e| Error::table(&name, e))?;
+                    table
+                }
+                Err(e) => return Err(Error::table(&name, e)),
+            }
+        };
+        Ok(Self { table, name })
+    }
+
+    /// The table's URL.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The underlying Delta table.
+    pub fn delta(&self) -> &DeltaTable {
+        &self.table
+    }
+
+    /// Swaps in a newer state of the same table (after an operation that returned one).
+    pub fn replace(&mut self, table: DeltaTable) {
+        self.table = table;
+    }
+
+    /// The current table version.
+    pub fn version(&self) -> i64 {
+        self.table
+            .version()
+            .and_then(|v| i64::try_from(v).ok())
+            .unwrap_or(-1)
+    }
+
+    /// Re-reads the table's log up to its newest version.
+    pub async fn refresh(&mut self) -> Result<()> {
+        self.table
+            .update_state()
+            .await
+            .map_err(|e| Error::table(&self.name, e))
+    }
+
+    /// The highest WAL sequence number the table holds (0 if none).
+    pub async fn committed_lsn(&self) -> Result<u64> {
+        let state = self
+            .table
+            .snapshot()
+            .map_err(|e| Error::table(&self.name, e))?;
+        let version = state
+            .transaction_version(self.table.log_store().as_ref(), INGEST_APP_ID)
+            .await
+            .map_err(|e| Error::table(&self.name, e))?;
+        Ok(version.map_or(0, |v| u64::try_from(v).unwrap_or(0)))
+    }
+
+    /// The identities of every event the table holds in one partition.
+    pub async fn partition_keys(&self, organization: &str, day: i32) -> Result<Vec<EventKey>> {
+        let date = date_string(day);
+        let filters = [
+            (
+                column::ORGANIZATION,
+                FilterOp::Eq,
+                FilterValue::Scalar(organization),
+            ),
+            (
+                column::DATE,
+                FilterOp::Eq,
+                FilterValue::Scalar(date.as_str()),
+            ),
+        ];
+        let files: Vec<_> = self
+            .table
+            .get_active_add_actions_by_partitions(&filters)
+            .map_ok(|file| (file.object_store_path(), file.size()))
+            .try_collect()
+            .await
+            .map_err(|e| Error::table(&self.name, e))?;
+        let store = self.table.object_store();
+        let mut keys = Vec::new();
+        for (path, size) in files {
+            let file = path.to_string();
+            let parquet_err = |source| Error::Parquet {
+                file: file.clone(),
+                source,
+            };
+            #[allow(deprecated)] // see the import
+            let reader = ParquetObjectReader::new(store.clone(), path.clone())
+                .with_file_size(u64::try_from(size).unwrap_or(0));
+            let builder = ParquetRecordBatchStreamBuilder::new(reader)
+                .await
+                .map_err(parquet_err)?;
+            let mask =
+                ProjectionMask::columns(builder.parquet_schema(), [column::ID, column::TIMESTAMP]);
+            let mut stream = builder.with_projection(mask).build().map_err(parquet_err)?;
+            while let Some(batch) = stream.try_next().await.map_err(parquet_err)? {
+                let (Some(ids), Some(times)) = (
+                    batch.column_by_name(column::ID),
+                    batch.column_by_name(column::TIMESTAMP),
+                ) else {
+                    return Err(Error::Store {
+                        store: file,
+                        message: "file lacks id or timestamp".into(),
+                    });
+                };
+                let (Some(ids), Some(times)) = (
+                    ids.as_string_opt::<i32>(),
+                    times.as_primitive_opt::<TimestampMicrosecondType>(),
+                ) else {
+                    return Err(Error::Store {
+                        store: file,
+                        message: "id or timestamp has an unexpected type".into(),
+                    });
+                };
+                keys.extend(
+                    (0..batch.num_rows())
+                        .map(|i| event_key(organization, ids.value(i), times.value(i))),
+                );
+            }
+        }
+        Ok(keys)
+    }
+
+    /// Sorts `batch` by partition and time, writes one Parquet file per partition and commits
+    /// them in one Delta version that records `last_lsn` as the ingest transaction.
+    pub async fn append(&mut self, batch: RecordBatch, last_lsn: u64) -> Result<CommitSummary> {
+        let rows = batch.num_rows();
+        let sorted = sort_for_storage(&batch)?;
+        let partitions = count_partitions(&sorted);
+        let mut writer = RecordBatchWriter::for_table(&self.table)
+            .map_err(|e| Error::table(&self.name, e))?
+            .with_writer_properties(writer_properties());
+        writer
+            .write(sorted)
+            .await
+            .map_err(|e| Error::table(&self.name, e))?;
+        let adds = writer
+            .flush()
+            .await
+            .map_err(|e| Error::table(&self.name, e))?;
+        let files = adds.len();
+        let lsn = i64::try_from(last_lsn).unwrap_or(i64::MAX);
+        let properties = CommitProperties::default()
+            .with_application_transaction(Transaction::new(INGEST_APP_ID, lsn));
+        let operation = DeltaOperation::Write {
+            mode: SaveMode::Append,
+            partition_by: Some(PARTITION_COLUMNS.iter().map(|c| c.to_string()).collect()),
+            predicate: None,
+        };
+        let snapshot = self
+            .table
+            .snapshot()
+            .map_err(|e| Error::table(&self.name, e))?;
+        let finalized = CommitBuilder::from(properties)
+            .with_actions(adds.into_iter().map(Action::Add).collect())
+            .build(Some(snapshot), self.table.log_store(), operation)
+            .await
+            .map_err(|e| Error::table(&self.name, e))?;
+        let version = i64::try_from(finalized.version()).unwrap_or(i64::MAX);
+        self.table.state = Some(finalized.snapshot());
+        Ok(CommitSummary {
+            version,
+            rows,
+            files,
+            partitions,
+        })
+    }
+}
+
+/// Parquet settings of the table's files: zstd, statistics with a page index, bloom filters on
+/// the columns looked up by value, no dictionary for the unique or large columns.
+pub fn writer_properties() -> WriterProperties {
+    let mut builder = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_column_dictionary_enabled(ColumnPath::from(column::RAW), false)
+        .set_column_dictionary_enabled(ColumnPath::from(column::ID), false)
+        .set_column_statistics_enabled(ColumnPath::from(column::RAW), EnabledStatistics::None);
+    for name in [column::ID, column::USERNAME, column::CLIENT_IP] {
+        builder = builder
+            .set_column_bloom_filter_enabled(ColumnPath::from(name), true)
+            .set_column_bloom_filter_fpp(ColumnPath::from(name), 0.01);
+    }
+    builder.build()
+}
+
+fn sort_for_storage(batch: &RecordBatch) -> Result<RecordBatch> {
+    let columns = [
+        column::ORGANIZATION,
+        column::DATE,
+        column::TIMESTAMP,
+        column::ID,
+    ]
+    .iter()
+    .map(|name| {
+        batch
+            .column_by_name(name)
+            .cloned()
+            .map(|values| SortColumn {
+                values,
+                options: None,
+            })
+            .ok_or_else(|| {
+                Error::Arrow(arrow::error::ArrowError::SchemaError(format!(
+                    "no column {name}"
+                )))
+            })
+    })
+    .collect::<Result<Vec<_>>>()?;
+    let indices = lexsort_to_indices(&columns, None)?;
+    Ok(take_record_batch(batch, &indices)?)
+}
+
+fn count_partitions(batch: &RecordBatch) -> BTreeMap<PartitionId, usize> {
+    let mut counts = BTreeMap::new();
+    let (Some(orgs), Some(dates)) = (
+        batch.column_by_name(column::ORGANIZATION),
+        batch.column_by_name(column::DATE),
+    ) else {
+        return counts;
+    };
+    let (Some(orgs), Some(dates)) = (
+        orgs.as_string_opt::<i32>(),
+        dates.as_primitive_opt::<Date32Type>(),
+    ) else {
+        return counts;
+    };
+    for i in 0..batch.num_rows() {
+        if orgs.is_valid(i) {
+            *counts
+                .entry((orgs.value(i).to_owned(), dates.value(i)))
+                .or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+/// `YYYY-MM-DD` of a day number (days since the epoch).
+pub fn date_string(day: i32) -> String {
+    chrono::DateTime::from_timestamp(i64::from(day) * 86_400, 0)
+        .map(|t| t.format("%Y-%m-%d").to_string())
+        .unwrap_or_else(|| day.to_string())
+}
+
+/// The object store the table lives in, rooted at the table.
+pub fn table_store(table: &EventTable) -> Arc<dyn ObjectStore> {
+    table.table.object_store()
+}

@@ -1,1 +1,10 @@
-mod x {}
+//! End-to-end tests of the `insights` binary: one test binary, one module per area.
+
+mod support;
+
+mod bad_input;
+mod crash;
+mod decode;
+mod dedup;
+mod maintenance;
+mod s3;

@@ -179,6 +179,9 @@ impl Ingester {
             self.builder.append(&event, lsn as i64);
             self.buffered_since.get_or_insert_with(Instant::now);
             outcome.accepted += 1;
+            // Flushing rotates (and so syncs) the log first: no event reaches the table
+            // before it is in the log.
+            self.flush_if_full().await?;
         }
         // One fsync for the whole chunk: the group commit that acknowledges it.
         self.wal.sync()?;
@@ -186,7 +189,6 @@ impl Ingester {
             self.quarantine.sync()?;
         }
         outcome.last_seq = self.wal.last_lsn();
-        self.flush_if_full().await?;
         Ok(outcome)
     }
 

@@ -1,0 +1,173 @@
+//! Helpers shared by the end-to-end tests: running the binary, reading the table back with
+//! readers that know nothing of this project (deltalake for the log, parquet for the files).
+
+#![allow(dead_code)] // each test module uses a different subset
+
+pub mod moto;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::TimestampMicrosecondType;
+use futures::TryStreamExt;
+use object_store::ObjectStoreExt as _;
+
+/// The binary under test.
+pub fn insights() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_insights"));
+    command
+        .env("RUST_BACKTRACE", "0")
+        .env_remove("INSIGHTS_STORE");
+    command
+}
+
+/// Runs the binary with `args` in `dir`.
+pub fn run(dir: &Path, args: &[&str]) -> Output {
+    insights()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("the insights binary runs")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A fixture file of `tests/fixtures`.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// Writes generated events to `dir/name` and returns the path.
+pub fn generate(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
+    let path = dir.join(name);
+    let mut all = vec!["generate", "--out", path.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let output = run(dir, &all);
+    assert!(
+        output.status.success(),
+        "generate failed: {}",
+        stderr(&output)
+    );
+    path
+}
+
+/// One stored event as read back from the table.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct StoredRow {
+    pub organization: String,
+    pub timestamp_us: i64,
+    pub id: String,
+    pub raw: String,
+    pub date: String,
+    pub columns: Vec<(String, Option<String>)>,
+}
+
+/// Reads every live row of the table of a store (a local directory or an s3:// URL).
+pub fn read_table(store: &str, options: HashMap<String, String>) -> Vec<StoredRow> {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(read_table_async(store, options))
+}
+
+async fn read_table_async(store: &str, options: HashMap<String, String>) -> Vec<StoredRow> {
+    let url = if store.starts_with("s3://") {
+        url::Url::parse(&format!("{}/events", store.trim_end_matches('/'))).unwrap()
+    } else {
+        url::Url::from_directory_path(Path::new(store).join("events")).unwrap()
+    };
+    let table = deltalake::open_table_with_storage_options(url, options)
+        .await
+        .expect("open the table");
+    let files: Vec<_> = table
+        .get_active_add_actions_by_partitions(&[])
+        .map_ok(|f| (f.object_store_path(), f.size(), f.partition_values_map()))
+        .try_collect()
+        .await
+        .unwrap();
+    let store = table.object_store();
+    let mut rows = Vec::new();
+    for (path, size, partition) in files {
+        let bytes = store.get(&path).await.unwrap().bytes().await.unwrap();
+        assert_eq!(bytes.len() as i64, size);
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
+            .expect("a Parquet file")
+            .build()
+            .unwrap();
+        let organization = partition["organization"].clone().unwrap();
+        let date = partition["date"].clone().unwrap();
+        for batch in reader {
+            rows.extend(rows_of(&batch.unwrap(), &organization, &date));
+        }
+    }
+    rows.sort();
+    rows
+}
+
+fn rows_of(batch: &RecordBatch, organization: &str, date: &str) -> Vec<StoredRow> {
+    // Writers may choose Utf8 or Utf8View; read both as Utf8.
+    let utf8 = |name: &str| {
+        arrow::compute::cast(
+            batch.column_by_name(name).unwrap(),
+            &arrow::datatypes::DataType::Utf8,
+        )
+        .unwrap()
+    };
+    let (ids, raws) = (utf8("id"), utf8("raw"));
+    let (ids, raws) = (ids.as_string::<i32>(), raws.as_string::<i32>());
+    let times = batch
+        .column_by_name("timestamp")
+        .unwrap()
+        .as_primitive::<TimestampMicrosecondType>();
+    (0..batch.num_rows())
+        .map(|i| StoredRow {
+            organization: organization.to_owned(),
+            timestamp_us: times.value(i),
+            id: ids.value(i).to_owned(),
+            raw: raws.value(i).to_owned(),
+            date: date.to_owned(),
+            columns: batch
+                .schema()
+                .fields()
+                .iter()
+                .enumerate()
+                .map(|(c, field)| {
+                    let column = batch.column(c);
+                    let value = (!column.is_null(i))
+                        .then(|| arrow::util::display::array_value_to_string(column, i).unwrap());
+                    (field.name().clone(), value)
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// Non-blank lines of a file.
+pub fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// (organization, id, timestamp µs) of an event line, as the engine identifies it.
+pub fn identity(line: &str) -> (String, String, i64) {
+    let value: serde_json::Value = serde_json::from_str(line).unwrap();
+    let ts = chrono::DateTime::parse_from_rfc3339(value["timestamp"].as_str().unwrap()).unwrap();
+    let micros = ts.timestamp() * 1_000_000 + i64::from(ts.timestamp_subsec_micros());
+    (
+        value["organization"].as_str().unwrap().to_owned(),
+        value["id"].as_str().unwrap().to_owned(),
+        micros,
+    )
+}

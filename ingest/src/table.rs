@@ -199,18 +199,24 @@ impl EventTable {
                         message: "file lacks id or timestamp".into(),
                     });
                 };
-                let (Some(ids), Some(times)) = (
+                // Compaction (through DataFusion) may write strings as Utf8View.
+                let ids = arrow::compute::cast(ids, &DataType::Utf8)?;
+                let (Some(id_values), Some(times)) = (
                     ids.as_string_opt::<i32>(),
                     times.as_primitive_opt::<TimestampMicrosecondType>(),
                 ) else {
                     return Err(Error::Store {
                         store: file,
-                        message: "id or timestamp has an unexpected type".into(),
+                        message: format!(
+                            "id or timestamp has an unexpected type ({} and {})",
+                            ids.data_type(),
+                            times.data_type()
+                        ),
                     });
                 };
                 keys.extend(
                     (0..batch.num_rows())
-                        .map(|i| event_key(organization, ids.value(i), times.value(i))),
+                        .map(|i| event_key(organization, id_values.value(i), times.value(i))),
                 );
             }
         }

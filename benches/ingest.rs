@@ -5,7 +5,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-#[path = "../src/generate.rs"]
+#[path = "../src/generate/mod.rs"]
 #[allow(dead_code)]
 mod generate;
 

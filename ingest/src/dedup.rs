@@ -55,7 +55,8 @@ struct Partition {
 
 /// The set of known event identities, by partition, within a memory budget.
 pub struct KeyIndex {
-    partitions: HashMap<PartitionId, Partition>,
+    /// Organization, then day: lookups by `&str` need no allocation on the hot path.
+    partitions: HashMap<String, HashMap<i32, Partition>>,
     total: usize,
     budget: usize,
     clock: u64,
@@ -75,7 +76,8 @@ impl KeyIndex {
     /// Whether the keys of a partition are loaded.
     pub fn is_loaded(&self, organization: &str, day: i32) -> bool {
         self.partitions
-            .contains_key(&(organization.to_owned(), day))
+            .get(organization)
+            .is_some_and(|days| days.contains_key(&day))
     }
 
     /// Installs the keys the table holds for a partition.
@@ -88,10 +90,8 @@ impl KeyIndex {
             pending: 0,
             last_used: self.clock,
         };
-        if let Some(old) = self
-            .partitions
-            .insert((organization.to_owned(), day), partition)
-        {
+        let days = self.partitions.entry(organization.to_owned()).or_default();
+        if let Some(old) = days.insert(day, partition) {
             self.total -= old.keys.len();
         }
         self.evict();
@@ -101,7 +101,11 @@ impl KeyIndex {
     /// The partition must be loaded.
     pub fn insert(&mut self, organization: &str, day: i32, key: EventKey) -> bool {
         self.clock += 1;
-        let Some(partition) = self.partitions.get_mut(&(organization.to_owned(), day)) else {
+        let Some(partition) = self
+            .partitions
+            .get_mut(organization)
+            .and_then(|d| d.get_mut(&day))
+        else {
             debug_assert!(false, "partition {organization}/{day} not loaded");
             return true;
         };
@@ -117,7 +121,12 @@ impl KeyIndex {
 
     /// Marks `count` pending keys of a partition as committed to the table.
     pub fn committed(&mut self, partition: &PartitionId, count: usize) {
-        if let Some(p) = self.partitions.get_mut(partition) {
+        let (organization, day) = partition;
+        if let Some(p) = self
+            .partitions
+            .get_mut(organization)
+            .and_then(|d| d.get_mut(day))
+        {
             p.pending = p.pending.saturating_sub(count);
         }
         self.evict();
@@ -138,12 +147,20 @@ impl KeyIndex {
             let victim = self
                 .partitions
                 .iter()
-                .filter(|(_, p)| p.pending == 0)
-                .min_by_key(|(_, p)| p.last_used)
-                .map(|(id, _)| id.clone());
-            let Some(victim) = victim else { return };
-            if let Some(p) = self.partitions.remove(&victim) {
-                self.total -= p.keys.len();
+                .flat_map(|(org, days)| days.iter().map(move |(day, p)| (org, *day, p)))
+                .filter(|(_, _, p)| p.pending == 0)
+                .min_by_key(|(_, _, p)| p.last_used)
+                .map(|(org, day, _)| (org.clone(), day));
+            let Some((organization, day)) = victim else {
+                return;
+            };
+            if let Some(days) = self.partitions.get_mut(&organization) {
+                if let Some(p) = days.remove(&day) {
+                    self.total -= p.keys.len();
+                }
+                if days.is_empty() {
+                    self.partitions.remove(&organization);
+                }
             }
         }
     }

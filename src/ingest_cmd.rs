@@ -148,7 +148,8 @@ fn read_chunks(input: Box<dyn Read + Send>, max_record: usize, sender: &SyncSend
         }
     };
     loop {
-        let mut chunk = Chunk::default();
+        // Room for a full chunk plus one record that overshoots it.
+        let mut chunk = Chunk::with_capacity(CHUNK_RECORDS, CHUNK_BYTES + (1 << 20));
         match reader.next_chunk(&mut chunk, CHUNK_RECORDS, CHUNK_BYTES) {
             Ok(true) => {
                 if sender.send(Message::Chunk(chunk)).is_err() {

@@ -46,6 +46,9 @@ enum Command {
     Stats(table_cmds::StatsArgs),
 }
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Warnings and errors; the table library logs a missing table as an error while we create it.
 const DEFAULT_LOG: &str = "warn,buoyant_kernel::snapshot=off";
 

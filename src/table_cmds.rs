@@ -26,7 +26,7 @@ pub struct StatsArgs {
 
 async fn open(store: &str) -> anyhow::Result<EventTable> {
     let location = StoreLocation::parse(store)?;
-    EventTable::open_or_create(&location)
+    EventTable::open(&location)
         .await
         .with_context(|| format!("opening the store {location}"))
 }

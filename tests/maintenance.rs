@@ -110,3 +110,16 @@ fn stats_reports_per_organization_figures() {
         assert_eq!(org["last_date"], "2026-10-03");
     }
 }
+
+#[test]
+fn stats_of_a_missing_store_says_so_without_creating_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(dir.path(), &["stats", "--store", "nowhere"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("no events table here"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!dir.path().join("nowhere").exists());
+}

@@ -30,6 +30,14 @@ pub struct RecordSpan {
 }
 
 impl Chunk {
+    /// An empty chunk with room for `records` records of `bytes` bytes in all.
+    pub fn with_capacity(records: usize, bytes: usize) -> Self {
+        Self {
+            data: Vec::with_capacity(bytes),
+            records: Vec::with_capacity(records),
+        }
+    }
+
     /// The bytes of one record.
     pub fn bytes(&self, span: &RecordSpan) -> &[u8] {
         &self.data[span.start..span.end]

@@ -2,10 +2,8 @@
 
 use std::fs::File;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
 use insights_schemas::{DecodedEvent, EventBatchBuilder, RejectReason, day_of, decode_event};
@@ -47,7 +45,7 @@ impl IngestConfig {
             wal_dir: state.join("_wal"),
             quarantine_path: state.join("_quarantine").join("rejected.ndjson"),
             flush_rows: 200_000,
-            flush_bytes: 96 << 20,
+            flush_bytes: 64 << 20,
             flush_age: Duration::from_secs(10),
             dedup_budget: 8_000_000,
             max_record_bytes: 16 << 20,
@@ -73,18 +71,25 @@ pub struct BatchOutcome {
     pub last_seq: u64,
 }
 
-type Flush = JoinHandle<Result<(CommitSummary, u64)>>;
+/// A commit under way: it owns a copy of the table and hands back the updated one.
+type Flush = JoinHandle<Result<(CommitSummary, u64, EventTable)>>;
 
 /// The ingest engine of one store. One process at a time may ingest into a store.
 pub struct Ingester {
     config: IngestConfig,
-    table: Arc<Mutex<EventTable>>,
+    /// The table as of the last finished commit. Partition keys are read from it while a
+    /// commit is under way: a partition not loaded yet has no events in that commit, because
+    /// partitions with uncommitted events are never evicted.
+    table: EventTable,
     wal: Wal,
     index: KeyIndex,
     builder: EventBatchBuilder,
     buffered_since: Option<Instant>,
     quarantine: Quarantine,
     in_flight: Option<Flush>,
+    /// Set when a table commit failed: the events it held are only in the log now, so this
+    /// ingester refuses further work and a restart replays them.
+    failed: Option<String>,
     commits: u64,
     _lock: File,
 }
@@ -102,12 +107,13 @@ impl Ingester {
         })?;
         let mut ingester = Self {
             index: KeyIndex::new(config.dedup_budget),
-            builder: EventBatchBuilder::default(),
+            builder: sized_builder(&config),
             buffered_since: None,
             quarantine: Quarantine::new(config.quarantine_path.clone()),
-            table: Arc::new(Mutex::new(table)),
+            table,
             wal,
             in_flight: None,
+            failed: None,
             commits: 0,
             config,
             _lock: lock,
@@ -143,6 +149,9 @@ impl Ingester {
         chunk: &Chunk,
         bound_org: Option<&str>,
     ) -> Result<BatchOutcome> {
+        if let Some(reason) = &self.failed {
+            return Err(Error::Stopped(reason.clone()));
+        }
         let mut outcome = BatchOutcome::default();
         for span in &chunk.records {
             let bytes = chunk.bytes(span);
@@ -196,12 +205,7 @@ impl Ingester {
     async fn admit(&mut self, event: &DecodedEvent<'_>) -> Result<bool> {
         let day = day_of(event.timestamp_us);
         if !self.index.is_loaded(&event.organization, day) {
-            let keys = self
-                .table
-                .lock()
-                .await
-                .partition_keys(&event.organization, day)
-                .await?;
+            let keys = self.table.partition_keys(&event.organization, day).await?;
             self.index.load(&event.organization, day, keys);
         }
         let key = event_key(&event.organization, &event.id, event.timestamp_us);
@@ -257,18 +261,24 @@ impl Ingester {
     /// Starts committing the buffer in the background; at most one commit is in flight, so
     /// commits land in sequence-number order.
     async fn start_flush(&mut self) -> Result<()> {
+        let waited = Instant::now();
         self.finish_flush().await?;
+        tracing::debug!(
+            waited_ms = waited.elapsed().as_millis() as u64,
+            "previous commit finished"
+        );
         if self.builder.is_empty() {
             return Ok(());
         }
-        let batch = self.builder.finish()?;
+        // A fresh builder sized for a whole batch: growing one by doubling copies it repeatedly.
+        let batch = std::mem::replace(&mut self.builder, sized_builder(&self.config)).finish()?;
         self.buffered_since = None;
         let last_lsn = self.wal.last_lsn();
         self.wal.rotate()?;
-        let table = self.table.clone();
+        let mut table = self.table.clone();
         self.in_flight = Some(tokio::spawn(async move {
-            let summary = table.lock().await.append(batch, last_lsn).await?;
-            Ok((summary, last_lsn))
+            let summary = table.append(batch, last_lsn).await?;
+            Ok((summary, last_lsn, table))
         }));
         Ok(())
     }
@@ -277,15 +287,31 @@ impl Ingester {
         let Some(handle) = self.in_flight.take() else {
             return Ok(());
         };
-        let (summary, last_lsn) = handle
+        let joined = handle
             .await
-            .map_err(|e| Error::Stopped(format!("table commit task failed: {e}")))??;
+            .map_err(|e| Error::Stopped(format!("table commit task failed: {e}")))
+            .and_then(|result| result);
+        let (summary, last_lsn, table) = match joined {
+            Ok(done) => done,
+            Err(e) => {
+                tracing::error!(
+                    error = %e,
+                    "table commit failed; acknowledged events stay in the write-ahead log \
+                     until a restart replays them"
+                );
+                self.failed = Some(format!(
+                    "a table commit failed ({e}); restart to replay the log"
+                ));
+                return Err(e);
+            }
+        };
         tracing::debug!(
             version = summary.version,
             rows = summary.rows,
             files = summary.files,
             "committed"
         );
+        self.table = table;
         for (partition, rows) in &summary.partitions {
             self.index.committed(partition, *rows);
         }
@@ -293,6 +319,15 @@ impl Ingester {
         self.commits += 1;
         Ok(())
     }
+}
+
+/// A batch builder with room for one flush's worth of events.
+fn sized_builder(config: &IngestConfig) -> EventBatchBuilder {
+    let raw_bytes = config
+        .flush_bytes
+        .saturating_add(config.max_record_bytes.min(1 << 20));
+    let rows = config.flush_rows.min(raw_bytes / 256 + 1024);
+    EventBatchBuilder::with_capacity(rows, raw_bytes)
 }
 
 /// Takes the store's ingest lock, held for the life of the process.

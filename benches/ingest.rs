@@ -5,21 +5,17 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-#[path = "../src/generate/mod.rs"]
-#[allow(dead_code)]
-mod generate;
-
 use insights_ingest::framing::{Chunk, RecordReader};
 use insights_ingest::{IngestConfig, Ingester, StoreLocation};
 
 fn events(count: u64) -> Vec<u8> {
-    let options = generate::GenerateOptions {
+    let options = insights::generate::GenerateOptions {
         events: count,
         days: 30,
         ..Default::default()
     };
     let mut out = Vec::new();
-    generate::generate(&options, &mut out).expect("generating into memory");
+    insights::generate::generate(&options, &mut out).expect("generating into memory");
     out
 }
 

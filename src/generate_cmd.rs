@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::generate::{GenerateOptions, generate};
+use insights::generate::{GenerateOptions, generate};
 
 /// Arguments of `insights generate`.
 #[derive(clap::Args)]

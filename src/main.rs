@@ -3,7 +3,6 @@
 //! The binary only wires the crates together: `insights-schemas` (the event model),
 //! `insights-ingest` (durable ingest, the table), and the commands below.
 
-mod generate;
 mod generate_cmd;
 mod ingest_cmd;
 mod table_cmds;

@@ -15,7 +15,7 @@ fn bad_lines_are_reported_quarantined_and_good_lines_kept() {
     // (content, expected reason fragment); None for good lines.
     let corpus: Vec<(Vec<u8>, Option<&str>)> = vec![
         (good_line(0), None),
-        (good[1][..good[1].len() / 2].as_bytes().to_vec(), Some("invalid JSON")),
+        (good[1].as_bytes()[..good[1].len() / 2].to_vec(), Some("invalid JSON")),
         (good_line(3), None),
         (br#"{"id":7,"timestamp":"2023-01-14T08:16:06Z","service":"sso","event_type":"sso_auth","organization":"o"}"#.to_vec(), Some("field `id` must be a string")),
         (br#"{"timestamp":"2023-01-14T08:16:06Z","service":"sso","event_type":"sso_auth","organization":"o"}"#.to_vec(), Some("missing required field `id`")),
@@ -99,9 +99,9 @@ fn over_long_records_are_rejected_with_their_size() {
     let dir = tempfile::tempdir().unwrap();
     let good = lines(&fixture("services.ndjson"));
     let long = format!(
-        "{}{}",
+        "{},\"pad\":\"{}\"}}",
         &good[0][..good[0].len() - 1],
-        format!(",\"pad\":\"{}\"}}", "y".repeat(200_000))
+        "y".repeat(200_000)
     );
     std::fs::write(
         dir.path().join("in.ndjson"),

@@ -44,10 +44,10 @@ fn sigkill_at_random_points_loses_and_duplicates_nothing_acknowledged() {
         let reader = std::thread::spawn(move || {
             let mut through = 0usize;
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Ok(ack) = serde_json::from_str::<serde_json::Value>(&line) {
-                    if let Some(n) = ack["through_line"].as_u64() {
-                        through = through.max(n as usize);
-                    }
+                if let Ok(ack) = serde_json::from_str::<serde_json::Value>(&line)
+                    && let Some(n) = ack["through_line"].as_u64()
+                {
+                    through = through.max(n as usize);
                 }
             }
             through

@@ -248,7 +248,7 @@ fn read_segment(
         let len = u32::from_le_bytes(header[0..4].try_into().unwrap_or_default()) as usize;
         let crc = u32::from_le_bytes(header[4..8].try_into().unwrap_or_default());
         let lsn = u64::from_le_bytes(header[8..16].try_into().unwrap_or_default());
-        let intact = len >= 2 && len <= MAX_RECORD && {
+        let intact = (2..=MAX_RECORD).contains(&len) && {
             body.resize(len, 0);
             let got = read_full(&mut reader, &mut body)
                 .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;

@@ -141,3 +141,24 @@ fn json_array_and_gzip_inputs_store_the_same_events_as_ndjson() {
     assert_eq!(a.len(), services.len());
     assert_eq!(a, b);
 }
+
+#[test]
+fn org_bound_ingest_stamps_missing_organizations_and_rejects_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let without = r#"{"id":"a","timestamp":"2026-10-01T10:00:00Z","service":"sso","event_type":"sso_auth"}"#;
+    let same = r#"{"id":"b","timestamp":"2026-10-01T10:00:00Z","service":"sso","event_type":"sso_auth","organization":"org9"}"#;
+    let other = r#"{"id":"c","timestamp":"2026-10-01T10:00:00Z","service":"sso","event_type":"sso_auth","organization":"org1"}"#;
+    std::fs::write(dir.path().join("in.ndjson"), [without, same, other].join("\n")).unwrap();
+    let output = run(dir.path(), &["ingest", "--org", "org9", "in.ndjson"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stdout(&output).contains("in.ndjson:3: event belongs to organization \"org1\" but this ingest is bound to \"org9\""),
+        "{}",
+        stdout(&output)
+    );
+    let rows = read_table(dir.path().join("insights-data").to_str().unwrap(), HashMap::new());
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r.organization == "org9"));
+    let stamped = rows.iter().find(|r| r.id == "a").unwrap();
+    assert_eq!(stamped.raw, without, "raw stays as sent; the organization lives in its column");
+}

@@ -94,32 +94,12 @@ fn services_and_quirks_decode_into_typed_columns_and_raw_round_trips() {
         }
         services_seen.insert(columns["service"].clone().unwrap());
     }
-    for service in insights_catalogue() {
+    for service in insights_schemas::catalogue::SERVICES {
         assert!(
             services_seen.contains(*service),
             "no fixture event of service {service}"
         );
     }
-}
-
-fn insights_catalogue() -> &'static [&'static str] {
-    &[
-        "access_management",
-        "alerts",
-        "asset_management",
-        "directory",
-        "ldap",
-        "mdm",
-        "notifications",
-        "object_storage",
-        "password_manager",
-        "radius",
-        "reports",
-        "saas_app_management",
-        "software",
-        "sso",
-        "systems",
-    ]
 }
 
 #[test]
@@ -145,10 +125,15 @@ fn json_array_and_gzip_inputs_store_the_same_events_as_ndjson() {
 #[test]
 fn org_bound_ingest_stamps_missing_organizations_and_rejects_others() {
     let dir = tempfile::tempdir().unwrap();
-    let without = r#"{"id":"a","timestamp":"2026-10-01T10:00:00Z","service":"sso","event_type":"sso_auth"}"#;
+    let without =
+        r#"{"id":"a","timestamp":"2026-10-01T10:00:00Z","service":"sso","event_type":"sso_auth"}"#;
     let same = r#"{"id":"b","timestamp":"2026-10-01T10:00:00Z","service":"sso","event_type":"sso_auth","organization":"org9"}"#;
     let other = r#"{"id":"c","timestamp":"2026-10-01T10:00:00Z","service":"sso","event_type":"sso_auth","organization":"org1"}"#;
-    std::fs::write(dir.path().join("in.ndjson"), [without, same, other].join("\n")).unwrap();
+    std::fs::write(
+        dir.path().join("in.ndjson"),
+        [without, same, other].join("\n"),
+    )
+    .unwrap();
     let output = run(dir.path(), &["ingest", "--org", "org9", "in.ndjson"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
@@ -156,9 +141,15 @@ fn org_bound_ingest_stamps_missing_organizations_and_rejects_others() {
         "{}",
         stdout(&output)
     );
-    let rows = read_table(dir.path().join("insights-data").to_str().unwrap(), HashMap::new());
+    let rows = read_table(
+        dir.path().join("insights-data").to_str().unwrap(),
+        HashMap::new(),
+    );
     assert_eq!(rows.len(), 2);
     assert!(rows.iter().all(|r| r.organization == "org9"));
     let stamped = rows.iter().find(|r| r.id == "a").unwrap();
-    assert_eq!(stamped.raw, without, "raw stays as sent; the organization lives in its column");
+    assert_eq!(
+        stamped.raw, without,
+        "raw stays as sent; the organization lives in its column"
+    );
 }

@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -17,6 +17,8 @@ use crate::StoreArgs;
 /// Records per group commit (one fsync acknowledges them all).
 const CHUNK_RECORDS: usize = 8192;
 const CHUNK_BYTES: usize = 8 << 20;
+/// How often an idle input is checked for buffered events due for a commit.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
 /// Rejection reasons shown in the summary.
 const SHOWN_REJECTIONS: usize = 5;
 
@@ -176,15 +178,21 @@ async fn ingest_source(
 ) -> anyhow::Result<()> {
     loop {
         // The reader thread blocks on I/O; wait for it off the async workers.
-        let message = tokio::task::block_in_place(|| receiver.recv());
+        let message = tokio::task::block_in_place(|| receiver.recv_timeout(IDLE_CHECK));
         let chunk = match message {
             Ok(Message::Chunk(chunk)) => chunk,
             Ok(Message::Failed(e)) => {
                 return Err(anyhow::anyhow!("reading {name}: {e}"));
             }
-            Err(_) => return Ok(()),
+            // A slow producer: commit what has waited long enough, then keep waiting.
+            Err(RecvTimeoutError::Timeout) => {
+                ingester.flush_if_due().await?;
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => return Ok(()),
         };
         let outcome = ingester.ingest(name, &chunk, org).await?;
+        ingester.flush_if_due().await?;
         summary.accepted += outcome.accepted;
         summary.duplicates += outcome.duplicates;
         summary.rejected += outcome.rejected.len() as u64;

@@ -215,6 +215,8 @@ async fn ingest_source(
             writeln!(stdout, "{ack}").and_then(|()| stdout.flush())?;
         }
         progress.inc(chunk.records.len() as u64);
+        let seconds = progress.elapsed().as_secs_f64().max(1e-3);
+        progress.set_message(format!("{:.0} events/s", progress.position() as f64 / seconds));
     }
 }
 
@@ -224,7 +226,7 @@ fn progress_bar() -> ProgressBar {
     }
     let bar = ProgressBar::new_spinner();
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {human_pos} events  {per_sec}  {elapsed}")
+        ProgressStyle::with_template("{spinner} {human_pos} events  {msg}  {elapsed}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     bar.enable_steady_tick(Duration::from_millis(200));

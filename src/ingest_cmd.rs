@@ -216,7 +216,10 @@ async fn ingest_source(
         }
         progress.inc(chunk.records.len() as u64);
         let seconds = progress.elapsed().as_secs_f64().max(1e-3);
-        progress.set_message(format!("{:.0} events/s", progress.position() as f64 / seconds));
+        progress.set_message(format!(
+            "{:.0} events/s",
+            progress.position() as f64 / seconds
+        ));
     }
 }
 

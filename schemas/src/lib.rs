@@ -22,6 +22,7 @@ pub mod catalogue;
 mod decode;
 mod error;
 mod record_batch;
+pub mod request;
 mod timestamp;
 
 pub use decode::{DecodedEvent, decode_event};

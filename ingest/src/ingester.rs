@@ -136,11 +136,6 @@ impl Ingester {
         Ok(ingester)
     }
 
-    /// The configuration in use.
-    pub fn config(&self) -> &IngestConfig {
-        &self.config
-    }
-
     /// Ingests a chunk of records from `source` (a file name, for messages). When this returns,
     /// every accepted event is durable. `bound_org` stamps or checks the organization.
     pub async fn ingest(
@@ -253,11 +248,6 @@ impl Ingester {
         self.quarantine.path()
     }
 
-    /// Bytes of write-ahead log on disk.
-    pub fn wal_bytes(&self) -> u64 {
-        self.wal.size_bytes()
-    }
-
     /// Starts committing the buffer in the background; at most one commit is in flight, so
     /// commits land in sequence-number order.
     async fn start_flush(&mut self) -> Result<()> {
@@ -347,5 +337,121 @@ fn lock_state(wal_dir: &std::path::Path) -> Result<File> {
         Err(std::fs::TryLockError::Error(e)) => {
             Err(Error::io(format!("locking {}", path.display()), e))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(lines: &[String]) -> Chunk {
+        let mut chunk = Chunk::default();
+        for (i, line) in lines.iter().enumerate() {
+            let start = chunk.data.len();
+            chunk.data.extend_from_slice(line.as_bytes());
+            chunk.records.push(crate::framing::RecordSpan {
+                line: i as u64 + 1,
+                start,
+                end: chunk.data.len(),
+                too_long: None,
+            });
+        }
+        chunk
+    }
+
+    fn events(count: usize) -> Vec<String> {
+        (0..count)
+            .map(|i| {
+                format!(
+                    r#"{{"id":"e{i}","timestamp":"2026-10-01T10:00:{:02}Z","service":"sso","event_type":"sso_auth","organization":"o1"}}"#,
+                    i % 60
+                )
+            })
+            .collect()
+    }
+
+    async fn open(dir: &std::path::Path, tune: impl FnOnce(&mut IngestConfig)) -> Ingester {
+        let mut config = IngestConfig::new(StoreLocation::Local(dir.join("store")), dir);
+        tune(&mut config);
+        Ingester::open(config).await.unwrap()
+    }
+
+    async fn table_version(dir: &std::path::Path) -> i64 {
+        EventTable::open(&StoreLocation::Local(dir.join("store")))
+            .await
+            .unwrap()
+            .version()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn commits_when_the_buffer_reaches_its_row_or_byte_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ingester = open(dir.path(), |c| c.flush_rows = 10).await;
+        ingester
+            .ingest("t", &chunk(&events(25)), None)
+            .await
+            .unwrap();
+        ingester.finish_flush().await.unwrap();
+        assert_eq!(
+            ingester.commits(),
+            2,
+            "25 events with a 10-row budget: two full batches"
+        );
+        assert_eq!(ingester.builder.len(), 5);
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut ingester = open(dir.path(), |c| c.flush_bytes = 300).await;
+        ingester
+            .ingest("t", &chunk(&events(6)), None)
+            .await
+            .unwrap();
+        ingester.finish_flush().await.unwrap();
+        assert_eq!(
+            ingester.commits(),
+            2,
+            "three ~115-byte events fill a 300-byte budget"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn commits_buffered_events_once_they_are_old_enough() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ingester = open(dir.path(), |c| c.flush_age = Duration::from_millis(50)).await;
+        ingester
+            .ingest("t", &chunk(&events(3)), None)
+            .await
+            .unwrap();
+        ingester.flush_if_due().await.unwrap();
+        ingester.finish_flush().await.unwrap();
+        assert_eq!(ingester.commits(), 0, "not due yet");
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        ingester.flush_if_due().await.unwrap();
+        ingester.finish_flush().await.unwrap();
+        assert_eq!(ingester.commits(), 1);
+        assert_eq!(table_version(dir.path()).await, 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn unflushed_events_are_replayed_on_the_next_open_with_their_sequence_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ingester = open(dir.path(), |_| {}).await;
+        let outcome = ingester
+            .ingest("t", &chunk(&events(4)), None)
+            .await
+            .unwrap();
+        assert_eq!((outcome.accepted, outcome.last_seq), (4, 4));
+        drop(ingester); // no flush: the events are only in the log
+        let mut reopened = open(dir.path(), |_| {}).await;
+        assert_eq!(reopened.builder.len(), 4, "replayed into the buffer");
+        let again = reopened
+            .ingest("t", &chunk(&events(5)), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            (again.accepted, again.duplicates, again.last_seq),
+            (1, 4, 5)
+        );
+        reopened.close().await.unwrap();
+        assert_eq!(table_version(dir.path()).await, 1);
     }
 }

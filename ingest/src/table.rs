@@ -1,7 +1,6 @@
 //! The events table: a Delta Lake table of Parquet files partitioned by organization and day.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;
@@ -13,7 +12,6 @@ use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake::{DeltaTable, DeltaTableError, FilterOp, FilterValue};
 use futures::TryStreamExt;
-use object_store::ObjectStore;
 use parquet::arrow::ProjectionMask;
 // ParquetObjectReader is deprecated in favour of hand-written AsyncFileReaders; it is still the
 // reader deltalake itself uses over the same object store, so one read path serves both.
@@ -54,27 +52,34 @@ pub struct EventTable {
 }
 
 impl EventTable {
-    /// Opens the table of an existing store; an error says so when there is none.
-    pub async fn open(store: &StoreLocation) -> Result<Self> {
+    /// Connects to the table location of a store; says whether a table exists there.
+    async fn connect(store: &StoreLocation) -> Result<(DeltaTable, String, bool)> {
         let url = store.table_url()?;
         let name = url.to_string();
+        let table = DeltaTable::try_from_url_with_storage_options(url, store.storage_options())
+            .await
+            .map_err(|e| Error::table(&name, e))?;
+        let exists = table
+            .verify_deltatable_existence()
+            .await
+            .map_err(|e| Error::table(&name, e))?;
+        Ok((table, name, exists))
+    }
+
+    /// Opens the table of an existing store; an error says so when there is none.
+    pub async fn open(store: &StoreLocation) -> Result<Self> {
         let missing = || Error::Store {
             store: store.to_string(),
             message: "no events table here; ingest events first or check --store".into(),
         };
+        // A local directory that is not there must not be created by a read.
         if let StoreLocation::Local(dir) = store
             && !dir.join("events").join("_delta_log").is_dir()
         {
             return Err(missing());
         }
-        let mut table = DeltaTable::try_from_url_with_storage_options(url, store.storage_options())
-            .await
-            .map_err(|e| Error::table(&name, e))?;
-        if !table
-            .verify_deltatable_existence()
-            .await
-            .map_err(|e| Error::table(&name, e))?
-        {
+        let (mut table, name, exists) = Self::connect(store).await?;
+        if !exists {
             return Err(missing());
         }
         table.load().await.map_err(|e| Error::table(&name, e))?;
@@ -83,55 +88,34 @@ impl EventTable {
 
     /// Opens the table of a store, creating it (and a local store's directory) if absent.
     pub async fn open_or_create(store: &StoreLocation) -> Result<Self> {
-        let url = store.table_url()?;
-        let name = url.to_string();
         if let StoreLocation::Local(dir) = store {
             let events = dir.join("events");
             std::fs::create_dir_all(&events)
                 .map_err(|e| Error::io(format!("creating {}", events.display()), e))?;
         }
-        let options = store.storage_options();
-        let table = DeltaTable::try_from_url_with_storage_options(url, options)
-            .await
-            .map_err(|e| Error::table(&name, e))?;
-        let exists = table
-            .verify_deltatable_existence()
-            .await
-            .map_err(|e| Error::table(&name, e))?;
-        let table = if exists {
-            let mut table = table;
+        let (mut table, name, exists) = Self::connect(store).await?;
+        if exists {
             table.load().await.map_err(|e| Error::table(&name, e))?;
-            table
-        } else {
-            let schema: StructType = event_schema()
-                .as_ref()
-                .try_into_kernel()
-                .map_err(|e| Error::table(&name, e.into()))?;
-            let created = table
-                .create()
-                .with_table_name("events")
-                .with_comment("Directory Insights events")
-                .with_columns(schema.fields().cloned())
-                .with_partition_columns(PARTITION_COLUMNS)
-                .with_save_mode(SaveMode::Ignore)
-                .await;
-            match created {
-                Ok(table) => table,
-                // Another process created it first: use theirs.
-                Err(DeltaTableError::VersionAlreadyExists(_)) => {
-                    let mut table = DeltaTable::try_from_url_with_storage_options(
-                        store.table_url()?,
-                        store.storage_options(),
-                    )
-                    .await
-                    .map_err(|e| Error::table(&name, e))?;
-                    table.load().await.map_err(|e| Error::table(&name, e))?;
-                    table
-                }
-                Err(e) => return Err(Error::table(&name, e)),
-            }
-        };
-        Ok(Self { table, name })
+            return Ok(Self { table, name });
+        }
+        let schema: StructType = event_schema()
+            .as_ref()
+            .try_into_kernel()
+            .map_err(|e| Error::table(&name, e.into()))?;
+        let created = table
+            .create()
+            .with_table_name("events")
+            .with_comment("Directory Insights events")
+            .with_columns(schema.fields().cloned())
+            .with_partition_columns(PARTITION_COLUMNS)
+            .with_save_mode(SaveMode::Ignore)
+            .await;
+        match created {
+            Ok(table) => Ok(Self { table, name }),
+            // Another process created it first: use theirs.
+            Err(DeltaTableError::VersionAlreadyExists(_)) => Self::open(store).await,
+            Err(e) => Err(Error::table(&name, e)),
+        }
     }
 
     /// The table's URL.
@@ -155,14 +139,6 @@ impl EventTable {
             .version()
             .and_then(|v| i64::try_from(v).ok())
             .unwrap_or(-1)
-    }
-
-    /// Re-reads the table's log up to its newest version.
-    pub async fn refresh(&mut self) -> Result<()> {
-        self.table
-            .update_state()
-            .await
-            .map_err(|e| Error::table(&self.name, e))
     }
 
     /// The highest WAL sequence number the table holds (0 if none).
@@ -421,9 +397,4 @@ pub fn date_string(day: i32) -> String {
     chrono::DateTime::from_timestamp(i64::from(day) * 86_400, 0)
         .map(|t| t.format("%Y-%m-%d").to_string())
         .unwrap_or_else(|| day.to_string())
-}
-
-/// The object store the table lives in, rooted at the table.
-pub fn table_store(table: &EventTable) -> Arc<dyn ObjectStore> {
-    table.table.object_store()
 }

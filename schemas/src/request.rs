@@ -84,16 +84,26 @@ fn bad(field: &str, message: impl Into<String>) -> RequestError {
 
 /// Parses and validates a DI request body.
 pub fn parse_event_query(body: &[u8]) -> Result<EventQuery, RequestError> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| bad("body", format!("not valid JSON: {e}")))?;
+    parse_event_query_value(&parse_body(body)?)
+}
+
+/// Validates a DI request already parsed as JSON (a saved view's request, a CLI file).
+pub fn parse_event_query_value(value: &Value) -> Result<EventQuery, RequestError> {
     let Value::Object(body) = value else {
         return Err(bad("body", "expected a JSON object"));
     };
+    let start_time_us = parse_time(body.get("start_time"), "start_time")?
+        .ok_or_else(|| bad("start_time", "required (an RFC 3339 date-time)"))?;
+    let end_time_us = parse_time(body.get("end_time"), "end_time")?;
+    if let Some(end) = end_time_us
+        && end <= start_time_us
+    {
+        return Err(bad("end_time", "must come after start_time"));
+    }
     Ok(EventQuery {
         services: parse_services(body.get("service"))?,
-        start_time_us: parse_time(body.get("start_time"), "start_time")?
-            .ok_or_else(|| bad("start_time", "required (an RFC 3339 date-time)"))?,
-        end_time_us: parse_time(body.get("end_time"), "end_time")?,
+        start_time_us,
+        end_time_us,
         search_term: match body.get("search_term") {
             None | Some(Value::Null) => None,
             Some(term) => Some(parse_search_term(term, "search_term")?),
@@ -122,6 +132,187 @@ pub fn parse_event_query(body: &[u8]) -> Result<EventQuery, RequestError> {
         },
         search_after: parse_search_after(body.get("search_after"))?,
     })
+}
+
+fn parse_body(body: &[u8]) -> Result<Value, RequestError> {
+    serde_json::from_slice(body).map_err(|e| bad("body", format!("not valid JSON: {e}")))
+}
+
+/// A `POST /events/distinct` request: the events filter plus the field whose values to count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DistinctQuery {
+    pub query: EventQuery,
+    /// The dot path whose distinct values become buckets.
+    pub field: String,
+}
+
+/// Parses and validates a DI distinct request body.
+pub fn parse_distinct_query(body: &[u8]) -> Result<DistinctQuery, RequestError> {
+    parse_distinct_query_value(&parse_body(body)?)
+}
+
+/// Validates a DI distinct request already parsed as JSON.
+pub fn parse_distinct_query_value(value: &Value) -> Result<DistinctQuery, RequestError> {
+    let query = parse_event_query_value(value)?;
+    let field = match value.get("field") {
+        Some(Value::String(path)) if valid_path(path.trim()) => path.trim().to_owned(),
+        None | Some(Value::Null) => {
+            return Err(bad("field", "required: the field whose distinct values to count"));
+        }
+        Some(other) => {
+            return Err(bad(
+                "field",
+                format!("{other} is not a field path like \"client_ip\""),
+            ));
+        }
+    };
+    Ok(DistinctQuery { query, field })
+}
+
+/// The calendar unit of an interval histogram bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntervalUnit {
+    Second,
+    Minute,
+    Hour,
+    Day,
+    Week,
+}
+
+impl IntervalUnit {
+    /// The unit's length in seconds.
+    pub fn seconds(self) -> i64 {
+        match self {
+            IntervalUnit::Second => 1,
+            IntervalUnit::Minute => 60,
+            IntervalUnit::Hour => 3_600,
+            IntervalUnit::Day => 86_400,
+            IntervalUnit::Week => 7 * 86_400,
+        }
+    }
+}
+
+/// A `POST /events/interval` request: the events filter plus the histogram's bucket width and
+/// the time zone whose local midnight (and Monday, for weeks) buckets align to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntervalQuery {
+    pub query: EventQuery,
+    pub unit: IntervalUnit,
+    /// How many units one bucket spans (at least 1).
+    pub value: u32,
+    /// The time zone as a fixed offset east of UTC, in seconds.
+    pub offset_seconds: i32,
+}
+
+impl IntervalQuery {
+    /// One bucket's width in microseconds.
+    pub fn bucket_us(&self) -> i64 {
+        self.unit.seconds() * i64::from(self.value) * 1_000_000
+    }
+}
+
+/// Parses and validates a DI interval request body.
+pub fn parse_interval_query(body: &[u8]) -> Result<IntervalQuery, RequestError> {
+    parse_interval_query_value(&parse_body(body)?)
+}
+
+/// Validates a DI interval request already parsed as JSON.
+pub fn parse_interval_query_value(value: &Value) -> Result<IntervalQuery, RequestError> {
+    let query = parse_event_query_value(value)?;
+    let unit = match value.get("interval_unit").and_then(Value::as_str) {
+        Some("s") => IntervalUnit::Second,
+        Some("m") => IntervalUnit::Minute,
+        Some("h") => IntervalUnit::Hour,
+        Some("d") => IntervalUnit::Day,
+        Some("w") => IntervalUnit::Week,
+        None if value.get("interval_unit").is_none_or(Value::is_null) => {
+            return Err(bad("interval_unit", "required; one of s, m, h, d, w"));
+        }
+        _ => {
+            return Err(bad(
+                "interval_unit",
+                format!(
+                    "{} is not one of s, m, h, d, w",
+                    value.get("interval_unit").unwrap_or(&Value::Null)
+                ),
+            ));
+        }
+    };
+    let interval_value = match value.get("interval_value") {
+        None | Some(Value::Null) => 1,
+        Some(Value::String(text)) => text.trim().parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(
+            || bad("interval_value", format!("{text:?} is not a whole number of at least 1")),
+        )?,
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| bad("interval_value", format!("{n} is not a whole number of at least 1")))?,
+        Some(other) => {
+            return Err(bad("interval_value", format!("{other} is not a whole number")));
+        }
+    };
+    let offset_seconds = match value.get("timezone") {
+        None | Some(Value::Null) => 0,
+        Some(Value::String(text)) => parse_utc_offset(text).ok_or_else(|| {
+            bad(
+                "timezone",
+                format!("{text:?} is not a UTC offset like \"-0500\", \"+05:30\" or \"Z\""),
+            )
+        })?,
+        Some(other) => return Err(bad("timezone", format!("{other} is not a UTC offset string"))),
+    };
+    Ok(IntervalQuery {
+        query,
+        unit,
+        value: interval_value,
+        offset_seconds,
+    })
+}
+
+/// Parses `Z`, `UTC`, `+HH`, `-HHMM` or `+HH:MM` into seconds east of UTC.
+pub fn parse_utc_offset(text: &str) -> Option<i32> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("z") || text.eq_ignore_ascii_case("utc") || text.is_empty() {
+        return Some(0);
+    }
+    let (sign, rest) = match text.as_bytes().first()? {
+        b'+' => (1, &text[1..]),
+        b'-' => (-1, &text[1..]),
+        _ => return None,
+    };
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    if !digits.chars().all(|c| c.is_ascii_digit()) || !matches!(digits.len(), 2 | 4) {
+        return None;
+    }
+    let hours: i32 = digits[..2].parse().ok()?;
+    let minutes: i32 = if digits.len() == 4 { digits[2..].parse().ok()? } else { 0 };
+    if hours > 18 || minutes > 59 {
+        return None;
+    }
+    Some(sign * (hours * 3600 + minutes * 60))
+}
+
+/// Parses a relative range such as `last 24h`, `last 7d`, `last 30m` or `last 2w` into its
+/// length in microseconds.
+pub fn parse_relative_range(text: &str) -> Option<i64> {
+    let rest = text.trim().strip_prefix("last")?.trim();
+    let unit_at = rest.find(|c: char| !c.is_ascii_digit())?;
+    let amount: i64 = rest[..unit_at].parse().ok().filter(|n| *n >= 1)?;
+    let seconds = match rest[unit_at..].trim() {
+        "s" => 1,
+        "m" | "min" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return None,
+    };
+    amount.checked_mul(seconds)?.checked_mul(1_000_000)
+}
+
+/// Whether `path` is a valid dot path (used by callers that take field names outside a body).
+pub fn is_field_path(path: &str) -> bool {
+    valid_path(path)
 }
 
 fn parse_services(value: Option<&Value>) -> Result<Vec<String>, RequestError> {

@@ -159,3 +159,57 @@ fn fields_and_search_after_are_validated() {
         "search_after"
     );
 }
+
+#[test]
+fn end_time_must_come_after_start_time() {
+    let err = parse(json!({"service": ["sso"], "start_time": "2026-10-02T00:00:00Z",
+        "end_time": "2026-10-01T00:00:00Z"}))
+    .unwrap_err();
+    assert_eq!(err.field, "end_time");
+}
+
+#[test]
+fn distinct_requires_a_field_path() {
+    let body = json!({"service": ["all"], "start_time": "2026-10-01T00:00:00Z", "field": "initiated_by.email"});
+    let query = parse_distinct_query(body.to_string().as_bytes()).unwrap();
+    assert_eq!(query.field, "initiated_by.email");
+    let body = json!({"service": ["all"], "start_time": "2026-10-01T00:00:00Z"});
+    assert_eq!(parse_distinct_query(body.to_string().as_bytes()).unwrap_err().field, "field");
+    let body = json!({"service": ["all"], "start_time": "2026-10-01T00:00:00Z", "field": "a..b"});
+    assert_eq!(parse_distinct_query(body.to_string().as_bytes()).unwrap_err().field, "field");
+}
+
+#[test]
+fn interval_reads_unit_value_and_offset() {
+    let body = json!({"service": ["all"], "start_time": "2026-10-01T00:00:00Z",
+        "interval_unit": "h", "interval_value": "6", "timezone": "-0500"});
+    let query = parse_interval_query(body.to_string().as_bytes()).unwrap();
+    assert_eq!(query.unit, IntervalUnit::Hour);
+    assert_eq!(query.value, 6);
+    assert_eq!(query.offset_seconds, -5 * 3600);
+    assert_eq!(query.bucket_us(), 6 * 3_600_000_000);
+    for (field, bad_body) in [
+        ("interval_unit", json!({"interval_unit": "y"})),
+        ("interval_unit", json!({})),
+        ("interval_value", json!({"interval_unit": "d", "interval_value": "0"})),
+        ("timezone", json!({"interval_unit": "d", "timezone": "Mars/Olympus"})),
+    ] {
+        let mut body = bad_body;
+        body["service"] = json!(["all"]);
+        body["start_time"] = json!("2026-10-01T00:00:00Z");
+        let err = parse_interval_query(body.to_string().as_bytes()).unwrap_err();
+        assert_eq!(err.field, field, "{body}");
+    }
+}
+
+#[test]
+fn offsets_and_relative_ranges_parse() {
+    assert_eq!(parse_utc_offset("Z"), Some(0));
+    assert_eq!(parse_utc_offset("+05:30"), Some(19_800));
+    assert_eq!(parse_utc_offset("-0500"), Some(-18_000));
+    assert_eq!(parse_utc_offset("+99"), None);
+    assert_eq!(parse_relative_range("last 24h"), Some(86_400_000_000));
+    assert_eq!(parse_relative_range("last 7d"), Some(7 * 86_400_000_000));
+    assert_eq!(parse_relative_range("last 0d"), None);
+    assert_eq!(parse_relative_range("yesterday"), None);
+}

@@ -1,11 +1,16 @@
 //! `insights`: the command-line entry point of the Directory Insights engine.
 //!
 //! The binary only wires the crates together: `insights-schemas` (the event model),
-//! `insights-ingest` (durable ingest, the table), and the commands below.
+//! `insights-ingest` (durable ingest, the table), `insights-query` (queries, views, exports)
+//! and the commands below.
 
+mod bench_cmd;
 mod generate_cmd;
 mod ingest_cmd;
+mod query_cmds;
+mod sql_output;
 mod table_cmds;
+mod views_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +48,24 @@ enum Command {
     Compact(table_cmds::CompactArgs),
     /// Show the table's version, rows, files, partitions and bytes, in all and per organization.
     Stats(table_cmds::StatsArgs),
+    /// One page of events for a DI request (service, time range, search_term, q, fields, sort,
+    /// limit, skip, search_after).
+    Query(query_cmds::QueryArgs),
+    /// Count the events a DI request matches.
+    Count(query_cmds::CountArgs),
+    /// Distinct values of a field among the matching events, with counts.
+    Distinct(query_cmds::DistinctArgs),
+    /// A histogram of the matching events by interval (s, m, h, d, w) in a time zone.
+    Interval(query_cmds::IntervalArgs),
+    /// Read-only SQL over the table `events` (only the --org organizations' events).
+    Sql(query_cmds::SqlArgs),
+    /// Export every event a DI request or a saved view matches, streaming, optionally gzipped.
+    Export(query_cmds::ExportArgs),
+    /// Saved views: create, list, show, delete, run, export.
+    Views(views_cmd::ViewsArgs),
+    /// Run the query benchmarks of the README in one warm process and print median times.
+    #[command(hide = true)]
+    BenchQuery(bench_cmd::BenchArgs),
 }
 
 #[global_allocator]
@@ -76,6 +99,14 @@ fn main() -> ExitCode {
             Command::Generate(args) => generate_cmd::run(args),
             Command::Compact(args) => table_cmds::compact(args).await,
             Command::Stats(args) => table_cmds::stats(args).await,
+            Command::Query(args) => query_cmds::query(args).await,
+            Command::Count(args) => query_cmds::count(args).await,
+            Command::Distinct(args) => query_cmds::distinct(args).await,
+            Command::Interval(args) => query_cmds::interval(args).await,
+            Command::Sql(args) => query_cmds::sql(args).await,
+            Command::Export(args) => query_cmds::export(args).await,
+            Command::Views(args) => views_cmd::run(args).await,
+            Command::BenchQuery(args) => bench_cmd::run(args).await,
         }
     });
     match result {

@@ -7,4 +7,5 @@ mod crash;
 mod decode;
 mod dedup;
 mod maintenance;
+mod query;
 mod s3;

@@ -75,6 +75,15 @@ async fn live_files(table: &EventTable) -> Result<Vec<FileInfo>> {
     Ok(views)
 }
 
+/// The (organization, date) partitions that hold live files, dates as `YYYY-MM-DD`.
+pub async fn partitions(table: &EventTable) -> Result<BTreeSet<(String, String)>> {
+    Ok(live_files(table)
+        .await?
+        .into_iter()
+        .map(|file| (file.organization, file.date))
+        .collect())
+}
+
 /// Counts rows, files, partitions and bytes, in all and per organization.
 pub async fn stats(table: &EventTable) -> Result<TableStats> {
     let mut stats = TableStats {

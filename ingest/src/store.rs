@@ -77,6 +77,26 @@ impl StoreLocation {
         }
     }
 
+    /// The URL of the store's root (the parent of the events table).
+    pub fn root_url(&self) -> Result<Url> {
+        let table = self.table_url()?;
+        let text = table.as_str().trim_end_matches('/');
+        let root = text.strip_suffix("events").unwrap_or(text);
+        Url::parse(root).map_err(|e| Error::Store {
+            store: self.to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// An object store rooted at the store's root, for files kept beside the table (saved views).
+    pub fn object_store(&self) -> Result<deltalake::logstore::ObjectStoreRef> {
+        let url = self.root_url()?;
+        deltalake::logstore::store_for(&url, self.storage_options()).map_err(|e| Error::Store {
+            store: self.to_string(),
+            message: e.to_string(),
+        })
+    }
+
     /// The local directory for the write-ahead log and quarantine: inside a local store, or
     /// `fallback` for a remote one.
     pub fn state_dir(&self, fallback: &Path) -> PathBuf {

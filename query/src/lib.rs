@@ -1,8 +1,50 @@
-//! The query layer over the events table: DataFusion sessions scoped to an organization, the DI
-//! request model turned into plans, SQL, saved views, count/distinct/interval aggregations,
-//! streaming exports and enrichment.
+//! The query layer over the events table.
 //!
-//! The crate is part of the workspace so that the dependency direction (schemas <- ingest <-
-//! query <- exporter <- lambda) holds from the start; it has no query code in this version.
+//! A [`QueryEngine`] opens a store's Delta table and answers, for a [`Scope`] of organizations:
+//! DI requests as pages of events ([`QueryEngine::events_page`]), counts, distinct-value
+//! buckets and date histograms ([`QueryEngine::count`], [`QueryEngine::distinct`],
+//! [`QueryEngine::interval`]), read-only SQL over a table named `events` ([`QueryEngine::sql`])
+//! and streaming exports ([`export::export`]). Saved views live in the store ([`ViewStore`]).
+//!
+//! Every plan is built with DataFusion `Expr` builders from the validated request, never by
+//! pasting user text into SQL, and every scan is filtered to the scope's organizations before
+//! anything else sees it; the `organization` and `date` partition values prune files before
+//! any is opened.
+//!
+//! ```no_run
+//! # async fn run() -> insights_query::Result<()> {
+//! use insights_query::{Format, QueryConfig, QueryEngine, Scope, StoreLocation};
+//! use insights_schemas::request::parse_event_query;
+//!
+//! let store = StoreLocation::parse("./insights-data")?;
+//! let engine = QueryEngine::open(&store, QueryConfig::default()).await?;
+//! let query = parse_event_query(br#"{"service": ["sso"], "start_time": "2026-10-01T00:00:00Z",
+//!     "search_term": {"and": [{"success": false}]}, "sort": "DESC", "limit": 100}"#)?;
+//! let page = engine.events_page(&Scope::one("org1"), &query, Format::Json).await?;
+//! println!("{} events, next page after {}", page.count, page.search_after_header());
+//! # Ok(())
+//! # }
+//! ```
 
+mod aggregate;
+mod encode;
+mod engine;
+mod error;
+mod events;
+pub mod export;
+pub mod fields;
+mod filter;
+mod sql;
+mod views;
+
+pub use aggregate::{
+    CountResponse, DateBucket, DistinctResponse, IntervalResponse, MAX_DISTINCT_BUCKETS,
+    MAX_INTERVAL_BUCKETS, TermsBucket,
+};
+pub use encode::{Encoder, Format};
+pub use engine::{QueryConfig, QueryEngine, Scope};
+pub use error::{Error, Result};
+pub use events::{EventsPage, check_fields, sort_header};
 pub use insights_ingest::StoreLocation;
+pub use sql::EVENTS_TABLE;
+pub use views::{View, ViewStore};

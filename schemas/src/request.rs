@@ -157,7 +157,10 @@ pub fn parse_distinct_query_value(value: &Value) -> Result<DistinctQuery, Reques
     let field = match value.get("field") {
         Some(Value::String(path)) if valid_path(path.trim()) => path.trim().to_owned(),
         None | Some(Value::Null) => {
-            return Err(bad("field", "required: the field whose distinct values to count"));
+            return Err(bad(
+                "field",
+                "required: the field whose distinct values to count",
+            ));
         }
         Some(other) => {
             return Err(bad(
@@ -240,16 +243,32 @@ pub fn parse_interval_query_value(value: &Value) -> Result<IntervalQuery, Reques
     };
     let interval_value = match value.get("interval_value") {
         None | Some(Value::Null) => 1,
-        Some(Value::String(text)) => text.trim().parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(
-            || bad("interval_value", format!("{text:?} is not a whole number of at least 1")),
-        )?,
+        Some(Value::String(text)) => text
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| {
+                bad(
+                    "interval_value",
+                    format!("{text:?} is not a whole number of at least 1"),
+                )
+            })?,
         Some(Value::Number(n)) => n
             .as_u64()
             .and_then(|n| u32::try_from(n).ok())
             .filter(|n| *n >= 1)
-            .ok_or_else(|| bad("interval_value", format!("{n} is not a whole number of at least 1")))?,
+            .ok_or_else(|| {
+                bad(
+                    "interval_value",
+                    format!("{n} is not a whole number of at least 1"),
+                )
+            })?,
         Some(other) => {
-            return Err(bad("interval_value", format!("{other} is not a whole number")));
+            return Err(bad(
+                "interval_value",
+                format!("{other} is not a whole number"),
+            ));
         }
     };
     let offset_seconds = match value.get("timezone") {
@@ -260,7 +279,12 @@ pub fn parse_interval_query_value(value: &Value) -> Result<IntervalQuery, Reques
                 format!("{text:?} is not a UTC offset like \"-0500\", \"+05:30\" or \"Z\""),
             )
         })?,
-        Some(other) => return Err(bad("timezone", format!("{other} is not a UTC offset string"))),
+        Some(other) => {
+            return Err(bad(
+                "timezone",
+                format!("{other} is not a UTC offset string"),
+            ));
+        }
     };
     Ok(IntervalQuery {
         query,
@@ -286,7 +310,11 @@ pub fn parse_utc_offset(text: &str) -> Option<i32> {
         return None;
     }
     let hours: i32 = digits[..2].parse().ok()?;
-    let minutes: i32 = if digits.len() == 4 { digits[2..].parse().ok()? } else { 0 };
+    let minutes: i32 = if digits.len() == 4 {
+        digits[2..].parse().ok()?
+    } else {
+        0
+    };
     if hours > 18 || minutes > 59 {
         return None;
     }

@@ -162,8 +162,10 @@ fn fields_and_search_after_are_validated() {
 
 #[test]
 fn end_time_must_come_after_start_time() {
-    let err = parse(json!({"service": ["sso"], "start_time": "2026-10-02T00:00:00Z",
-        "end_time": "2026-10-01T00:00:00Z"}))
+    let err = parse(
+        json!({"service": ["sso"], "start_time": "2026-10-02T00:00:00Z",
+        "end_time": "2026-10-01T00:00:00Z"}),
+    )
     .unwrap_err();
     assert_eq!(err.field, "end_time");
 }
@@ -174,9 +176,19 @@ fn distinct_requires_a_field_path() {
     let query = parse_distinct_query(body.to_string().as_bytes()).unwrap();
     assert_eq!(query.field, "initiated_by.email");
     let body = json!({"service": ["all"], "start_time": "2026-10-01T00:00:00Z"});
-    assert_eq!(parse_distinct_query(body.to_string().as_bytes()).unwrap_err().field, "field");
+    assert_eq!(
+        parse_distinct_query(body.to_string().as_bytes())
+            .unwrap_err()
+            .field,
+        "field"
+    );
     let body = json!({"service": ["all"], "start_time": "2026-10-01T00:00:00Z", "field": "a..b"});
-    assert_eq!(parse_distinct_query(body.to_string().as_bytes()).unwrap_err().field, "field");
+    assert_eq!(
+        parse_distinct_query(body.to_string().as_bytes())
+            .unwrap_err()
+            .field,
+        "field"
+    );
 }
 
 #[test]
@@ -191,8 +203,14 @@ fn interval_reads_unit_value_and_offset() {
     for (field, bad_body) in [
         ("interval_unit", json!({"interval_unit": "y"})),
         ("interval_unit", json!({})),
-        ("interval_value", json!({"interval_unit": "d", "interval_value": "0"})),
-        ("timezone", json!({"interval_unit": "d", "timezone": "Mars/Olympus"})),
+        (
+            "interval_value",
+            json!({"interval_unit": "d", "interval_value": "0"}),
+        ),
+        (
+            "timezone",
+            json!({"interval_unit": "d", "timezone": "Mars/Olympus"}),
+        ),
     ] {
         let mut body = bad_body;
         body["service"] = json!(["all"]);

@@ -1,0 +1,241 @@
+//! Count, distinct (terms buckets) and interval (date-histogram buckets) in the DI response
+//! shapes.
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{DataType, Int64Type};
+use chrono::{DateTime, FixedOffset, SecondsFormat};
+use datafusion::functions_aggregate::expr_fn::count;
+use datafusion::prelude::{cast, col, lit};
+use serde::Serialize;
+
+use insights_schemas::column;
+use insights_schemas::request::{
+    DistinctQuery, EventQuery, IntervalQuery, IntervalUnit, RequestError,
+};
+
+use crate::encode::text_column;
+use crate::engine::{QueryEngine, Scope};
+use crate::error::Result;
+use crate::fields::resolve;
+use crate::filter;
+
+/// The most buckets a distinct answer lists; the rest are summed in `sum_other_doc_count`.
+pub const MAX_DISTINCT_BUCKETS: usize = 10_000;
+/// The most buckets an interval answer may have (Elasticsearch's default `max_buckets`).
+pub const MAX_INTERVAL_BUCKETS: i64 = 65_536;
+
+/// `POST /events/count`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CountResponse {
+    pub count: u64,
+}
+
+/// One distinct value and how many events have it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TermsBucket {
+    pub key: String,
+    pub doc_count: u64,
+}
+
+/// `POST /events/distinct`: buckets by descending count, then key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DistinctResponse {
+    pub buckets: Vec<TermsBucket>,
+    pub doc_count_error_upper_bound: u64,
+    pub sum_other_doc_count: u64,
+}
+
+/// One histogram bucket: its start as epoch milliseconds and in the request's time zone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DateBucket {
+    pub key: i64,
+    pub key_as_string: String,
+    pub doc_count: u64,
+}
+
+/// `POST /events/interval`: buckets in time order, empty ones between the first and the last
+/// included.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IntervalResponse {
+    pub buckets: Vec<DateBucket>,
+}
+
+impl QueryEngine {
+    /// Counts the events a request matches.
+    pub async fn count(&self, scope: &Scope, query: &EventQuery) -> Result<CountResponse> {
+        let ctx = self.context()?;
+        let rows = self
+            .events(&ctx, scope)?
+            .filter(filter::filter(query)?)?
+            .count()
+            .await?;
+        Ok(CountResponse { count: rows as u64 })
+    }
+
+    /// The distinct values of a field among the events a request matches.
+    pub async fn distinct(
+        &self,
+        scope: &Scope,
+        request: &DistinctQuery,
+    ) -> Result<DistinctResponse> {
+        let field = resolve(&request.field);
+        let ctx = self.context()?;
+        let matching = self
+            .events(&ctx, scope)?
+            .filter(filter::filter(&request.query)?)?
+            .filter(field.value().is_not_null())?;
+        let total = matching.clone().count().await? as u64;
+        let batches = matching
+            .aggregate(
+                vec![field.text().alias("key")],
+                vec![count(lit(1)).alias("doc_count")],
+            )?
+            .sort(vec![
+                col("doc_count").sort(false, false),
+                col("key").sort(true, false),
+            ])?
+            .limit(0, Some(MAX_DISTINCT_BUCKETS))?
+            .collect()
+            .await?;
+        let mut buckets = Vec::new();
+        for batch in &batches {
+            let keys = text_column(batch, "key")?;
+            let keys = keys.as_string::<i32>();
+            let counts = arrow::compute::cast(batch.column(1), &DataType::Int64)?;
+            let counts = counts.as_primitive::<Int64Type>();
+            for row in 0..batch.num_rows() {
+                buckets.push(TermsBucket {
+                    key: keys.value(row).to_owned(),
+                    doc_count: counts.value(row).max(0) as u64,
+                });
+            }
+        }
+        let listed: u64 = buckets.iter().map(|b| b.doc_count).sum();
+        Ok(DistinctResponse {
+            buckets,
+            doc_count_error_upper_bound: 0,
+            sum_other_doc_count: total.saturating_sub(listed),
+        })
+    }
+
+    /// A histogram of the events a request matches, by interval.
+    pub async fn interval(
+        &self,
+        scope: &Scope,
+        request: &IntervalQuery,
+    ) -> Result<IntervalResponse> {
+        let width = request.bucket_us();
+        let origin = bucket_origin(request);
+        let ctx = self.context()?;
+        let micros = cast(col(column::TIMESTAMP), DataType::Int64);
+        // Every matching row is at or after start_time >= origin, so the integer division
+        // truncates towards the bucket start.
+        let bucket = (micros - lit(origin)) / lit(width);
+        let batches = self
+            .events(&ctx, scope)?
+            .filter(filter::filter(&request.query)?)?
+            .aggregate(
+                vec![bucket.alias("bucket")],
+                vec![count(lit(1)).alias("doc_count")],
+            )?
+            .sort(vec![col("bucket").sort(true, false)])?
+            .collect()
+            .await?;
+        let mut counts: Vec<(i64, u64)> = Vec::new();
+        for batch in &batches {
+            let index = arrow::compute::cast(batch.column(0), &DataType::Int64)?;
+            let index = index.as_primitive::<Int64Type>();
+            let total = arrow::compute::cast(batch.column(1), &DataType::Int64)?;
+            let total = total.as_primitive::<Int64Type>();
+            for row in 0..batch.num_rows() {
+                if index.is_valid(row) {
+                    counts.push((index.value(row), total.value(row).max(0) as u64));
+                }
+            }
+        }
+        let (Some(first), Some(last)) = (counts.first(), counts.last()) else {
+            return Ok(IntervalResponse {
+                buckets: Vec::new(),
+            });
+        };
+        if last.0 - first.0 + 1 > MAX_INTERVAL_BUCKETS {
+            return Err(RequestError {
+                field: "interval_value".into(),
+                message: format!(
+                    "the histogram would have {} buckets (at most {MAX_INTERVAL_BUCKETS}); use a wider interval or a shorter time range",
+                    last.0 - first.0 + 1
+                ),
+            }
+            .into());
+        }
+        let offset = FixedOffset::east_opt(request.offset_seconds)
+            .unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset is valid"));
+        let mut buckets = Vec::with_capacity((last.0 - first.0 + 1) as usize);
+        let mut next = counts.iter().peekable();
+        for index in first.0..=last.0 {
+            let doc_count = match next.peek() {
+                Some((at, n)) if *at == index => {
+                    let n = *n;
+                    next.next();
+                    n
+                }
+                _ => 0,
+            };
+            let start_us = origin + index * width;
+            buckets.push(DateBucket {
+                key: start_us.div_euclid(1000),
+                key_as_string: format_local(start_us, &offset),
+                doc_count,
+            });
+        }
+        Ok(IntervalResponse { buckets })
+    }
+}
+
+/// The start of the bucket that holds `start_time`: buckets align to midnight (and to Monday
+/// for weeks) in the request's time zone.
+fn bucket_origin(request: &IntervalQuery) -> i64 {
+    // 1970-01-05 was a Monday.
+    let base = match request.unit {
+        IntervalUnit::Week => 4 * 86_400_000_000,
+        _ => 0,
+    } - i64::from(request.offset_seconds) * 1_000_000;
+    let start = request.query.start_time_us;
+    start - (start - base).rem_euclid(request.bucket_us())
+}
+
+fn format_local(micros: i64, offset: &FixedOffset) -> String {
+    match DateTime::from_timestamp_micros(micros) {
+        Some(utc) => utc
+            .with_timezone(offset)
+            .to_rfc3339_opts(SecondsFormat::Millis, true),
+        None => micros.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use insights_schemas::request::parse_interval_query;
+
+    #[test]
+    fn buckets_align_to_local_midnight_and_monday() {
+        let day = parse_interval_query(
+            br#"{"service":["all"],"start_time":"2026-10-07T13:00:00Z","interval_unit":"d","timezone":"-0500"}"#,
+        )
+        .unwrap();
+        // 2026-10-07T05:00:00Z is local midnight at -05:00.
+        assert_eq!(bucket_origin(&day), 1_791_349_200_000_000);
+        let week = parse_interval_query(
+            br#"{"service":["all"],"start_time":"2026-10-07T13:00:00Z","interval_unit":"w"}"#,
+        )
+        .unwrap();
+        // Monday 2026-10-05T00:00:00Z.
+        assert_eq!(bucket_origin(&week), 1_791_158_400_000_000);
+        let offset = FixedOffset::west_opt(5 * 3600).unwrap();
+        assert_eq!(
+            format_local(1_791_349_200_000_000, &offset),
+            "2026-10-07T00:00:00.000-05:00"
+        );
+    }
+}

@@ -1,0 +1,394 @@
+//! Encoders from record batches of events to output bytes: NDJSON (the raw events), a JSON
+//! array, CSV (RFC 4180, flattened columns) and a text table. An encoder appends to a caller's
+//! buffer batch by batch, so output streams with memory bounded by one batch.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, TimestampMicrosecondType};
+use serde_json::{Map, Value};
+
+use insights_schemas::{column, format_timestamp_us};
+
+use crate::error::{Error, Result};
+use crate::fields::FLAT_COLUMNS;
+
+/// An output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// One event per line: the raw event (or the requested fields) as JSON.
+    Ndjson,
+    /// A JSON array of the raw events (or of the requested fields).
+    Json,
+    /// RFC 4180 CSV with a header: the typed columns plus any requested dot paths.
+    Csv,
+    /// A text table of the main typed columns, for people at a terminal.
+    Table,
+}
+
+impl Format {
+    /// Parses `ndjson`, `json`, `csv` or `table`.
+    pub fn parse(text: &str) -> Result<Self> {
+        match text.to_ascii_lowercase().as_str() {
+            "ndjson" | "jsonl" => Ok(Format::Ndjson),
+            "json" => Ok(Format::Json),
+            "csv" => Ok(Format::Csv),
+            "table" => Ok(Format::Table),
+            other => Err(Error::Invalid(format!(
+                "unknown format {other:?}; use ndjson, json, csv or table"
+            ))),
+        }
+    }
+
+    /// The HTTP content type of the format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Ndjson => "application/x-ndjson",
+            Format::Json => "application/json",
+            Format::Csv => "text/csv; charset=utf-8",
+            Format::Table => "text/plain; charset=utf-8",
+        }
+    }
+
+    /// The file extension of the format.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Ndjson => "ndjson",
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Table => "txt",
+        }
+    }
+
+    /// The columns a scan must produce for this format.
+    pub(crate) fn columns(self, fields: &[String]) -> Vec<&'static str> {
+        match self {
+            Format::Ndjson | Format::Json => vec![column::TIMESTAMP, column::ID, column::RAW],
+            Format::Csv | Format::Table => {
+                let mut columns = FLAT_COLUMNS.to_vec();
+                if !fields.is_empty() {
+                    columns.push(column::RAW);
+                }
+                columns
+            }
+        }
+    }
+}
+
+/// The columns of text-table output.
+const TABLE_COLUMNS: [&str; 8] = [
+    "timestamp",
+    "service",
+    "event_type",
+    "success",
+    "username",
+    "client_ip",
+    "system_hostname",
+    "id",
+];
+
+/// Encodes batches of events in one format.
+pub struct Encoder {
+    format: Format,
+    fields: Vec<Vec<String>>,
+    field_names: Vec<String>,
+    rows: u64,
+}
+
+impl Encoder {
+    /// An encoder; `fields` are the requested dot paths (empty for whole events).
+    pub fn new(format: Format, fields: &[String]) -> Self {
+        Self {
+            format,
+            fields: fields
+                .iter()
+                .map(|f| f.split('.').map(str::to_owned).collect())
+                .collect(),
+            field_names: fields.to_vec(),
+            rows: 0,
+        }
+    }
+
+    /// Rows encoded so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// What comes before the first row.
+    pub fn begin(&mut self, out: &mut Vec<u8>) {
+        match self.format {
+            Format::Json => out.push(b'['),
+            Format::Csv => {
+                let names = FLAT_COLUMNS
+                    .iter()
+                    .copied()
+                    .chain(self.field_names.iter().map(String::as_str));
+                for (i, name) in names.enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    csv_field(name, out);
+                }
+                out.extend_from_slice(b"\r\n");
+            }
+            Format::Ndjson | Format::Table => {}
+        }
+    }
+
+    /// Appends a batch's rows.
+    pub fn batch(&mut self, batch: &RecordBatch, out: &mut Vec<u8>) -> Result<()> {
+        match self.format {
+            Format::Ndjson | Format::Json => self.json_rows(batch, out)?,
+            Format::Csv => self.csv_rows(batch, out)?,
+            Format::Table => self.table_rows(batch, out)?,
+        }
+        self.rows += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    /// What comes after the last row.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        if self.format == Format::Json {
+            out.push(b']');
+        }
+    }
+
+    fn json_rows(&mut self, batch: &RecordBatch, out: &mut Vec<u8>) -> Result<()> {
+        let raw = text_column(batch, column::RAW)?;
+        let raw = raw.as_string::<i32>();
+        for row in 0..batch.num_rows() {
+            if self.format == Format::Json && (self.rows > 0 || row > 0) {
+                out.push(b',');
+            }
+            let text = raw.value(row);
+            if self.fields.is_empty() {
+                if self.format == Format::Ndjson && text.contains(['\n', '\r']) {
+                    // Line breaks can only sit between JSON tokens; a space keeps the line whole.
+                    out.extend(
+                        text.bytes()
+                            .map(|b| if b == b'\n' || b == b'\r' { b' ' } else { b }),
+                    );
+                } else {
+                    out.extend_from_slice(text.as_bytes());
+                }
+            } else {
+                let projected = project(text, &self.fields);
+                serde_json::to_writer(&mut *out, &projected)
+                    .map_err(|e| Error::Invalid(format!("encoding an event: {e}")))?;
+            }
+            if self.format == Format::Ndjson {
+                out.push(b'\n');
+            }
+        }
+        Ok(())
+    }
+
+    fn csv_rows(&mut self, batch: &RecordBatch, out: &mut Vec<u8>) -> Result<()> {
+        let cells = FLAT_COLUMNS
+            .iter()
+            .map(|name| Cells::of(batch, name))
+            .collect::<Result<Vec<_>>>()?;
+        let raw = if self.fields.is_empty() {
+            None
+        } else {
+            Some(text_column(batch, column::RAW)?)
+        };
+        let mut cell = String::new();
+        for row in 0..batch.num_rows() {
+            for (i, column) in cells.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                cell.clear();
+                column.write(row, &mut cell);
+                csv_field(&cell, out);
+            }
+            if let Some(raw) = &raw {
+                let event: Value =
+                    serde_json::from_str(raw.as_string::<i32>().value(row)).unwrap_or(Value::Null);
+                for path in &self.fields {
+                    out.push(b',');
+                    match lookup(&event, path) {
+                        None | Some(Value::Null) => {}
+                        Some(Value::String(text)) => csv_field(text, out),
+                        Some(other) => csv_field(&other.to_string(), out),
+                    }
+                }
+            }
+            out.extend_from_slice(b"\r\n");
+        }
+        Ok(())
+    }
+
+    fn table_rows(&mut self, batch: &RecordBatch, out: &mut Vec<u8>) -> Result<()> {
+        let columns = TABLE_COLUMNS
+            .iter()
+            .map(|name| Cells::of(batch, name))
+            .collect::<Result<Vec<_>>>()?;
+        let mut line = String::new();
+        if self.rows == 0 {
+            for name in TABLE_COLUMNS {
+                line.push_str(&format!("{name:<width$}  ", width = table_width(name)));
+            }
+            out.extend_from_slice(line.trim_end().as_bytes());
+            out.push(b'\n');
+        }
+        let mut cell = String::new();
+        for row in 0..batch.num_rows() {
+            line.clear();
+            for (name, column) in TABLE_COLUMNS.iter().zip(&columns) {
+                cell.clear();
+                column.write(row, &mut cell);
+                line.push_str(&format!("{cell:<width$}  ", width = table_width(name)));
+            }
+            out.extend_from_slice(line.trim_end().as_bytes());
+            out.push(b'\n');
+        }
+        Ok(())
+    }
+}
+
+fn table_width(name: &str) -> usize {
+    match name {
+        "timestamp" => 24,
+        "success" => 7,
+        "service" => 10,
+        "event_type" => 24,
+        "client_ip" => 15,
+        _ => 20,
+    }
+}
+
+/// A column's values rendered as CSV/table cells.
+enum Cells {
+    Text(ArrayRef),
+    Bool(ArrayRef),
+    Timestamp(ArrayRef),
+}
+
+impl Cells {
+    fn of(batch: &RecordBatch, name: &str) -> Result<Self> {
+        let array = batch
+            .column_by_name(name)
+            .ok_or_else(|| Error::Invalid(format!("the scan has no column {name}")))?;
+        Ok(match array.data_type() {
+            DataType::Boolean => Cells::Bool(array.clone()),
+            DataType::Timestamp(_, _) => Cells::Timestamp(array.clone()),
+            _ => Cells::Text(cast(array, &DataType::Utf8)?),
+        })
+    }
+
+    fn write(&self, row: usize, cell: &mut String) {
+        match self {
+            Cells::Text(array) if array.is_valid(row) => {
+                cell.push_str(array.as_string::<i32>().value(row));
+            }
+            Cells::Bool(array) if array.is_valid(row) => {
+                cell.push_str(if array.as_boolean().value(row) {
+                    "true"
+                } else {
+                    "false"
+                });
+            }
+            Cells::Timestamp(array) if array.is_valid(row) => {
+                let micros = array.as_primitive::<TimestampMicrosecondType>().value(row);
+                cell.push_str(&format_timestamp_us(micros));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A string column as a plain `Utf8` array (scans may produce views or dictionaries).
+pub(crate) fn text_column(batch: &RecordBatch, name: &str) -> Result<ArrayRef> {
+    let array = batch
+        .column_by_name(name)
+        .ok_or_else(|| Error::Invalid(format!("the scan has no column {name}")))?;
+    Ok(match array.data_type() {
+        DataType::Utf8 => Arc::clone(array),
+        _ => cast(array, &DataType::Utf8)?,
+    })
+}
+
+/// One CSV field, quoted when it holds a comma, a quote or a line break (RFC 4180).
+fn csv_field(text: &str, out: &mut Vec<u8>) {
+    if text.contains([',', '"', '\n', '\r']) {
+        out.push(b'"');
+        for b in text.bytes() {
+            if b == b'"' {
+                out.push(b'"');
+            }
+            out.push(b);
+        }
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(text.as_bytes());
+    }
+}
+
+/// The value at a dot path of an event.
+pub(crate) fn lookup<'a>(event: &'a Value, path: &[String]) -> Option<&'a Value> {
+    path.iter()
+        .try_fold(event, |value, segment| value.get(segment))
+}
+
+/// The requested fields of an event, nested as in the event (`{"initiated_by": {"email": ..}}`);
+/// fields the event lacks are left out.
+pub(crate) fn project(raw: &str, fields: &[Vec<String>]) -> Value {
+    let event: Value = serde_json::from_str(raw).unwrap_or(Value::Null);
+    let mut projected = Map::new();
+    'paths: for path in fields {
+        let Some(value) = lookup(&event, path) else {
+            continue;
+        };
+        let mut target = &mut projected;
+        for segment in &path[..path.len() - 1] {
+            let entry = target
+                .entry(segment.clone())
+                .or_insert_with(|| Value::Object(Map::new()));
+            match entry {
+                Value::Object(next) => target = next,
+                // A shorter requested path already holds this whole value.
+                _ => continue 'paths,
+            }
+        }
+        target.insert(path[path.len() - 1].clone(), value.clone());
+    }
+    Value::Object(projected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_commas_quotes_and_line_breaks() {
+        let mut out = Vec::new();
+        for text in ["plain", "a,b", "say \"hi\"", "two\nlines", "cr\rhere"] {
+            csv_field(text, &mut out);
+            out.push(b'|');
+        }
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "plain|\"a,b\"|\"say \"\"hi\"\"\"|\"two\nlines\"|\"cr\rhere\"|"
+        );
+    }
+
+    #[test]
+    fn projection_nests_paths_and_skips_missing_ones() {
+        let fields = vec![
+            vec!["initiated_by".to_owned(), "email".to_owned()],
+            vec!["success".to_owned()],
+            vec!["absent".to_owned()],
+        ];
+        let projected = project(
+            r#"{"initiated_by":{"email":"a@b.c","id":"1"},"success":false,"x":1}"#,
+            &fields,
+        );
+        assert_eq!(
+            projected,
+            serde_json::json!({"initiated_by": {"email": "a@b.c"}, "success": false})
+        );
+    }
+}

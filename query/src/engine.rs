@@ -1,0 +1,175 @@
+//! The query engine: the events table behind DataFusion sessions scoped to organizations.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, RwLock};
+
+use datafusion::catalog::TableProvider;
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::prelude::{DataFrame, Expr, SessionConfig, SessionContext, col, in_list, lit};
+
+use insights_ingest::{EventTable, StoreLocation};
+use insights_schemas::column;
+
+use crate::error::Result;
+
+/// Limits of the engine's query execution.
+#[derive(Debug, Clone)]
+pub struct QueryConfig {
+    /// Memory that sorts and aggregations may hold before they spill to disk, shared by every
+    /// query of the engine.
+    pub memory_limit: usize,
+    /// Parallel partitions per query; 0 means one per core.
+    pub target_partitions: usize,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        Self {
+            memory_limit: 128 << 20,
+            target_partitions: 0,
+        }
+    }
+}
+
+/// The organizations a query may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every organization in the store (an operator at the command line, an admin key).
+    All,
+    /// These organizations only (never empty).
+    Organizations(Vec<String>),
+}
+
+impl Scope {
+    /// A scope of one organization.
+    pub fn one(organization: impl Into<String>) -> Self {
+        Scope::Organizations(vec![organization.into()])
+    }
+
+    /// The filter that keeps a scan inside the scope, or `None` for every organization.
+    pub(crate) fn filter(&self) -> Option<Expr> {
+        match self {
+            Scope::All => None,
+            Scope::Organizations(orgs) => Some(in_list(
+                col(column::ORGANIZATION),
+                orgs.iter().map(|org| lit(org.as_str())).collect(),
+                false,
+            )),
+        }
+    }
+
+    /// Whether the scope includes this organization.
+    pub fn contains(&self, organization: &str) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Organizations(orgs) => orgs.iter().any(|org| org == organization),
+        }
+    }
+}
+
+/// One loaded state of the table: its version and a table provider over it.
+struct Loaded {
+    table: EventTable,
+    provider: Arc<dyn TableProvider>,
+}
+
+/// Answers queries over a store's events table. Cheap to share behind an `Arc`; every query
+/// runs against the table version loaded at its start.
+pub struct QueryEngine {
+    store: StoreLocation,
+    runtime: Arc<RuntimeEnv>,
+    config: QueryConfig,
+    loaded: RwLock<Arc<Loaded>>,
+}
+
+impl QueryEngine {
+    /// Opens the events table of an existing store.
+    pub async fn open(store: &StoreLocation, config: QueryConfig) -> Result<Self> {
+        let table = EventTable::open(store).await?;
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_pool(Arc::new(FairSpillPool::new(config.memory_limit)))
+            .build_arc()?;
+        let loaded = Self::load(table, &runtime).await?;
+        Ok(Self {
+            store: store.clone(),
+            runtime,
+            config,
+            loaded: RwLock::new(Arc::new(loaded)),
+        })
+    }
+
+    async fn load(table: EventTable, runtime: &Arc<RuntimeEnv>) -> Result<Loaded> {
+        let ctx = SessionContext::new_with_config_rt(SessionConfig::new(), runtime.clone());
+        table.delta().update_datafusion_session(&ctx.state())?;
+        let provider = table.delta().table_provider().await?;
+        Ok(Loaded { table, provider })
+    }
+
+    /// The store this engine reads.
+    pub fn store(&self) -> &StoreLocation {
+        &self.store
+    }
+
+    /// The table version queries currently run against.
+    pub fn version(&self) -> i64 {
+        self.current().table.version()
+    }
+
+    /// Loads commits made since the engine's table version, if any.
+    pub async fn refresh(&self) -> Result<i64> {
+        let current = self.current();
+        let mut table = current.table.clone();
+        let mut delta = table.delta().clone();
+        delta.update_incremental(None).await?;
+        if delta.version() == current.table.delta().version() {
+            return Ok(current.table.version());
+        }
+        table.replace(delta);
+        let loaded = Self::load(table, &self.runtime).await?;
+        let version = loaded.table.version();
+        *self.loaded.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(loaded);
+        Ok(version)
+    }
+
+    fn current(&self) -> Arc<Loaded> {
+        self.loaded
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The (organization, date) partitions in scope, dates as `YYYY-MM-DD`.
+    pub async fn partitions(&self, scope: &Scope) -> Result<BTreeSet<(String, String)>> {
+        let loaded = self.current();
+        let all = insights_ingest::maintenance::partitions(&loaded.table).await?;
+        Ok(all
+            .into_iter()
+            .filter(|(org, _)| scope.contains(org))
+            .collect())
+    }
+
+    /// A fresh DataFusion session with the JSON functions registered.
+    pub(crate) fn context(&self) -> Result<SessionContext> {
+        let mut config = SessionConfig::new()
+            .set_bool("datafusion.execution.parquet.pushdown_filters", true)
+            .set_bool("datafusion.execution.parquet.reorder_filters", true);
+        if self.config.target_partitions > 0 {
+            config = config.with_target_partitions(self.config.target_partitions);
+        }
+        let mut ctx = SessionContext::new_with_config_rt(config, self.runtime.clone());
+        datafusion_functions_json::register_all(&mut ctx)?;
+        Ok(ctx)
+    }
+
+    /// The events the scope may see, as a DataFrame of the session; nothing outside the scope
+    /// is reachable from it.
+    pub(crate) fn events(&self, ctx: &SessionContext, scope: &Scope) -> Result<DataFrame> {
+        let loaded = self.current();
+        let frame = ctx.read_table(loaded.provider.clone())?;
+        Ok(match scope.filter() {
+            Some(filter) => frame.filter(filter)?,
+            None => frame,
+        })
+    }
+}

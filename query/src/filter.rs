@@ -1,0 +1,150 @@
+//! A DI request's filter and order as DataFusion expressions, built with `Expr` builders so that
+//! no user text ever becomes SQL.
+
+use arrow::datatypes::DataType;
+use datafusion::logical_expr::{Like, SortExpr};
+use datafusion::prelude::{Expr, cast, col, in_list, lit};
+use datafusion::scalar::ScalarValue;
+
+use insights_schemas::column;
+use insights_schemas::request::{EventQuery, RequestError, SearchTerm, SortOrder};
+
+use crate::fields::{resolve, timestamp_lit};
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// The request's filter: time range (with the `date` partitions it spans), services,
+/// `search_term` and `q`. `search_after` is separate ([`after`]) since exports ignore it.
+pub fn filter(query: &EventQuery) -> Result<Expr, RequestError> {
+    let mut conjuncts = vec![
+        col(column::TIMESTAMP).gt_eq(timestamp_lit(query.start_time_us)),
+        col(column::DATE).gt_eq(date_lit(query.start_time_us)),
+    ];
+    if let Some(end) = query.end_time_us {
+        conjuncts.push(col(column::TIMESTAMP).lt(timestamp_lit(end)));
+        // The end is exclusive: an end at midnight does not reach into that day.
+        conjuncts.push(col(column::DATE).lt_eq(date_lit(end - 1)));
+    }
+    if !query.services.is_empty() {
+        conjuncts.push(in_list(
+            col(column::SERVICE),
+            query.services.iter().map(|s| lit(s.as_str())).collect(),
+            false,
+        ));
+    }
+    if let Some(term) = &query.search_term {
+        conjuncts.push(search_term(term)?);
+    }
+    if let Some(q) = &query.q {
+        conjuncts.extend(full_text(q));
+    }
+    Ok(conjuncts
+        .into_iter()
+        .reduce(Expr::and)
+        .unwrap_or_else(|| lit(true)))
+}
+
+/// A filter for one `date` partition (`days` since the epoch).
+pub fn on_day(day: i32) -> Expr {
+    col(column::DATE).eq(lit(ScalarValue::Date32(Some(day))))
+}
+
+fn date_lit(micros: i64) -> Expr {
+    let day = micros.div_euclid(MICROS_PER_DAY);
+    lit(ScalarValue::Date32(Some(
+        i32::try_from(day).unwrap_or(if day < 0 { i32::MIN } else { i32::MAX }),
+    )))
+}
+
+fn search_term(term: &SearchTerm) -> Result<Expr, RequestError> {
+    Ok(match term {
+        SearchTerm::And(children) => children
+            .iter()
+            .map(search_term)
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .reduce(Expr::and)
+            .unwrap_or_else(|| lit(true)),
+        SearchTerm::Or(children) => children
+            .iter()
+            .map(search_term)
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .reduce(Expr::or)
+            .unwrap_or_else(|| lit(false)),
+        // "None of": a child that is unknown for an event (a missing field) does not match it,
+        // so the event is kept.
+        SearchTerm::Not(children) => children
+            .iter()
+            .map(|child| search_term(child).map(|e| e.is_true()))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .reduce(Expr::or)
+            .map(|any| !any)
+            .unwrap_or_else(|| lit(true)),
+        SearchTerm::Field { path, values } => resolve(path).matches(path, values)?,
+    })
+}
+
+/// `q`: every whitespace-separated word occurs in the event, case-insensitively.
+fn full_text(q: &str) -> Vec<Expr> {
+    q.split_whitespace()
+        .map(|word| {
+            let mut pattern = String::from("%");
+            for c in word.chars() {
+                if matches!(c, '%' | '_' | '\\') {
+                    pattern.push('\\');
+                }
+                pattern.push(c);
+            }
+            pattern.push('%');
+            Expr::Like(Like::new(
+                false,
+                Box::new(col(column::RAW)),
+                Box::new(lit(pattern)),
+                Some('\\'),
+                true,
+            ))
+        })
+        .collect()
+}
+
+/// The paging key's millisecond part: the timestamp truncated to the millisecond, as DI's
+/// `search_after` carries it.
+pub fn millis() -> Expr {
+    cast(col(column::TIMESTAMP), DataType::Int64) / lit(1000_i64)
+}
+
+/// The order of results: (millisecond, id), then the exact timestamp, all in the request's
+/// direction. Paging on (millisecond, id) is therefore consistent with the order.
+pub fn order(sort: SortOrder) -> Vec<SortExpr> {
+    let asc = sort == SortOrder::Asc;
+    vec![
+        millis().sort(asc, false),
+        col(column::ID).sort(asc, false),
+        col(column::TIMESTAMP).sort(asc, false),
+    ]
+}
+
+/// Rows strictly after the `search_after` key in the request's direction.
+pub fn after(sort: SortOrder, millis_key: i64, id: &str) -> Expr {
+    let same_ms = millis().eq(lit(millis_key));
+    match sort {
+        SortOrder::Asc => col(column::TIMESTAMP)
+            .gt_eq(timestamp_lit(millis_key.saturating_mul(1000)))
+            .and(
+                millis()
+                    .gt(lit(millis_key))
+                    .or(same_ms.and(col(column::ID).gt(lit(id)))),
+            ),
+        SortOrder::Desc => col(column::TIMESTAMP)
+            .lt(timestamp_lit(
+                millis_key.saturating_add(1).saturating_mul(1000),
+            ))
+            .and(
+                millis()
+                    .lt(lit(millis_key))
+                    .or(same_ms.and(col(column::ID).lt(lit(id)))),
+            ),
+    }
+}

@@ -467,9 +467,18 @@ pub(crate) async fn run_export(
     let target = out
         .as_ref()
         .map_or_else(|| "standard output".to_owned(), |p| p.display().to_string());
+    let peak = peak_rss_mib().map_or_else(String::new, |mib| format!(", peak memory {mib} MiB"));
     eprintln!(
-        "exported {rows} events to {target} in {:.2} s",
+        "exported {rows} events to {target} in {:.2} s{peak}",
         started.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The process's peak resident memory (Linux `VmHWM`), when the platform tells.
+fn peak_rss_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
 }

@@ -837,3 +837,76 @@ fn saved_views_are_created_listed_run_exported_and_deleted() {
     let gone = views(&["show", "october-radius", "--org", A]);
     assert!(!gone.status.success() && stderr(&gone).contains("no saved view"));
 }
+
+/// Events for the memory test: the generator's realistic mix over 30 days.
+const BIG_EXPORT_EVENTS: &str = "2000000";
+
+#[test]
+fn exporting_two_million_events_stays_under_256_mib() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = crate::support::generate(
+        dir.path(),
+        "big.ndjson",
+        &["--events", BIG_EXPORT_EVENTS, "--days", "30"],
+    );
+    let store = dir.path().join("store");
+    let output = run(
+        dir.path(),
+        &[
+            "ingest",
+            input.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = dir.path().join("all.ndjson.gz");
+    let output = insights_in(
+        &store,
+        &[
+            "export",
+            "--start",
+            "2020-01-01T00:00:00Z",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let summary = stderr(&output);
+    let exported: u64 = summary
+        .split("exported ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(exported.to_string(), BIG_EXPORT_EVENTS);
+    let peak: u64 = summary
+        .split("peak memory ")
+        .nth(1)
+        .expect("peak memory reported")
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(peak < 256, "export peak memory {peak} MiB: {summary}");
+    // The file holds every event once.
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(&out).unwrap()),
+        &mut text,
+    )
+    .unwrap();
+    let mut exported_lines: Vec<&str> = text.lines().collect();
+    let input_text = std::fs::read_to_string(&input).unwrap();
+    let mut input_lines: Vec<&str> = input_text.lines().collect();
+    exported_lines.sort_unstable();
+    input_lines.sort_unstable();
+    assert!(
+        exported_lines == input_lines,
+        "the export differs from the input"
+    );
+}

@@ -75,13 +75,16 @@ async fn live_files(table: &EventTable) -> Result<Vec<FileInfo>> {
     Ok(views)
 }
 
-/// The (organization, date) partitions that hold live files, dates as `YYYY-MM-DD`.
-pub async fn partitions(table: &EventTable) -> Result<BTreeSet<(String, String)>> {
-    Ok(live_files(table)
-        .await?
-        .into_iter()
-        .map(|file| (file.organization, file.date))
-        .collect())
+/// The (organization, date) partitions that hold live files, dates as `YYYY-MM-DD`, with the
+/// rows their files hold.
+pub async fn partitions(table: &EventTable) -> Result<BTreeMap<(String, String), u64>> {
+    let mut partitions = BTreeMap::new();
+    for file in live_files(table).await? {
+        *partitions
+            .entry((file.organization, file.date))
+            .or_default() += file.rows;
+    }
+    Ok(partitions)
 }
 
 /// Counts rows, files, partitions and bytes, in all and per organization.

@@ -1,9 +1,10 @@
 //! The query engine: the events table behind DataFusion sessions scoped to organizations.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use datafusion::catalog::TableProvider;
+use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::{DataFrame, Expr, SessionConfig, SessionContext, col, in_list, lit};
@@ -19,6 +20,8 @@ pub struct QueryConfig {
     /// Memory that sorts and aggregations may hold before they spill to disk, shared by every
     /// query of the engine.
     pub memory_limit: usize,
+    /// Parquet footers and page indexes kept across queries, in bytes.
+    pub metadata_cache: usize,
     /// Parallel partitions per query; 0 means one per core.
     pub target_partitions: usize,
 }
@@ -26,7 +29,8 @@ pub struct QueryConfig {
 impl Default for QueryConfig {
     fn default() -> Self {
         Self {
-            memory_limit: 128 << 20,
+            memory_limit: 96 << 20,
+            metadata_cache: 16 << 20,
             target_partitions: 0,
         }
     }
@@ -68,6 +72,25 @@ impl Scope {
     }
 }
 
+/// Session settings of every query.
+fn session_config(target_partitions: usize) -> SessionConfig {
+    let config = SessionConfig::new()
+        // Filters run inside the Parquet scan, so `raw` is decoded only for matching rows.
+        .set_bool("datafusion.execution.parquet.pushdown_filters", true)
+        .set_bool("datafusion.execution.parquet.reorder_filters", true)
+        // String views would keep whole decoded pages alive behind every sorted or selected
+        // row; plain strings keep an export's memory to the rows it holds.
+        .set_bool(
+            "datafusion.execution.parquet.schema_force_view_types",
+            false,
+        );
+    if target_partitions > 0 {
+        config.with_target_partitions(target_partitions)
+    } else {
+        config
+    }
+}
+
 /// One loaded state of the table: its version and a table provider over it.
 struct Loaded {
     table: EventTable,
@@ -89,6 +112,11 @@ impl QueryEngine {
         let table = EventTable::open(store).await?;
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_pool(Arc::new(FairSpillPool::new(config.memory_limit)))
+            .with_cache_manager(
+                CacheManagerConfig::default()
+                    .with_metadata_cache_limit(config.metadata_cache)
+                    .with_file_statistics_cache_limit(config.metadata_cache / 4),
+            )
             .build_arc()?;
         let loaded = Self::load(table, &runtime).await?;
         Ok(Self {
@@ -100,9 +128,13 @@ impl QueryEngine {
     }
 
     async fn load(table: EventTable, runtime: &Arc<RuntimeEnv>) -> Result<Loaded> {
-        let ctx = SessionContext::new_with_config_rt(SessionConfig::new(), runtime.clone());
+        let ctx = SessionContext::new_with_config_rt(session_config(0), runtime.clone());
         table.delta().update_datafusion_session(&ctx.state())?;
-        let provider = table.delta().table_provider().await?;
+        let provider = table
+            .delta()
+            .table_provider()
+            .with_session(Arc::new(ctx.state()))
+            .await?;
         Ok(Loaded { table, provider })
     }
 
@@ -139,24 +171,19 @@ impl QueryEngine {
             .clone()
     }
 
-    /// The (organization, date) partitions in scope, dates as `YYYY-MM-DD`.
-    pub async fn partitions(&self, scope: &Scope) -> Result<BTreeSet<(String, String)>> {
+    /// The (organization, date) partitions in scope, dates as `YYYY-MM-DD`, with their rows.
+    pub async fn partitions(&self, scope: &Scope) -> Result<BTreeMap<(String, String), u64>> {
         let loaded = self.current();
         let all = insights_ingest::maintenance::partitions(&loaded.table).await?;
         Ok(all
             .into_iter()
-            .filter(|(org, _)| scope.contains(org))
+            .filter(|((org, _), _)| scope.contains(org))
             .collect())
     }
 
     /// A fresh DataFusion session with the JSON functions registered.
     pub(crate) fn context(&self) -> Result<SessionContext> {
-        let mut config = SessionConfig::new()
-            .set_bool("datafusion.execution.parquet.pushdown_filters", true)
-            .set_bool("datafusion.execution.parquet.reorder_filters", true);
-        if self.config.target_partitions > 0 {
-            config = config.with_target_partitions(self.config.target_partitions);
-        }
+        let config = session_config(self.config.target_partitions);
         let mut ctx = SessionContext::new_with_config_rt(config, self.runtime.clone());
         datafusion_functions_json::register_all(&mut ctx)?;
         Ok(ctx)

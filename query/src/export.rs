@@ -1,11 +1,13 @@
 //! Streaming exports: every event a request matches, with no row cap, encoded and optionally
 //! gzipped chunk by chunk as DataFusion produces record batches.
 //!
-//! The export runs one day partition at a time, in the request's order, so a sort never holds
-//! more than one day of the scope (and spills to disk beyond the engine's memory limit);
-//! output flows through a bounded channel, so a slow reader slows the scan instead of growing
-//! a buffer.
+//! The export runs slice by slice in the request's order: each day partition, cut into equal
+//! time slices of about [`SLICE_ROWS`] events (from the table's per-file row counts), so that a
+//! sort never holds more than one slice, and the files' time order and page index let each
+//! slice read little more than its own rows. Output flows through a bounded channel, so a slow
+//! reader slows the scan instead of growing a buffer.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -26,6 +28,8 @@ use crate::error::{Error, Result};
 use crate::events::check_fields;
 use crate::filter;
 
+/// Events per sorted slice of an export (at most, if events spread evenly over a day).
+pub const SLICE_ROWS: u64 = 8_192;
 /// Output is handed on in chunks of about this size.
 const CHUNK_BYTES: usize = 256 << 10;
 const MICROS_PER_DAY: i64 = 86_400_000_000;
@@ -79,9 +83,11 @@ pub async fn export(
     // Validate the filter before anything is streamed, so a bad request is an error, not a
     // truncated body.
     filter::filter(&query)?;
-    let days = days_in_scope(&engine, &scope, &query).await?;
+    let slices = slices_in_scope(&engine, &scope, &query).await?;
     let progress = Arc::new(ExportProgress::default());
-    progress.days_total.store(days.len(), Ordering::Relaxed);
+    let days = slices.windows(2).filter(|w| w[0].day != w[1].day).count()
+        + usize::from(!slices.is_empty());
+    progress.days_total.store(days, Ordering::Relaxed);
     let (sender, receiver) = mpsc::channel(4);
     let task_progress = progress.clone();
     tokio::spawn(async move {
@@ -91,7 +97,7 @@ pub async fn export(
             &scope,
             &query,
             format,
-            &days,
+            &slices,
             &task_progress,
             &mut sink,
         )
@@ -113,7 +119,7 @@ async fn run(
     scope: &Scope,
     query: &EventQuery,
     format: Format,
-    days: &[i32],
+    slices: &[Slice],
     progress: &ExportProgress,
     sink: &mut Sink,
 ) -> Result<()> {
@@ -121,11 +127,14 @@ async fn run(
     let mut buffer = Vec::with_capacity(CHUNK_BYTES * 2);
     encoder.begin(&mut buffer);
     let columns: Vec<_> = format.columns(&query.fields).into_iter().map(col).collect();
-    for day in days {
+    let mut last_day = None;
+    for slice in slices {
         let ctx = engine.context()?;
-        let mut frame = engine
-            .events(&ctx, scope)?
-            .filter(filter::filter(query)?.and(filter::on_day(*day)))?;
+        let mut frame = engine.events(&ctx, scope)?.filter(
+            filter::filter(query)?
+                .and(filter::on_day(slice.day))
+                .and(filter::within(slice.start_us, slice.end_us)),
+        )?;
         if let Some((ms, id)) = &query.search_after {
             frame = frame.filter(filter::after(query.sort, *ms, id))?;
         }
@@ -141,38 +150,74 @@ async fn run(
                 sink.send(&mut buffer).await?;
             }
         }
+        if last_day.is_some_and(|day| day != slice.day) {
+            progress.days_done.fetch_add(1, Ordering::Relaxed);
+        }
+        last_day = Some(slice.day);
+    }
+    if last_day.is_some() {
         progress.days_done.fetch_add(1, Ordering::Relaxed);
     }
     encoder.finish(&mut buffer);
     sink.send(&mut buffer).await
 }
 
-/// The day partitions in scope that the request's time range reaches, in its order.
-async fn days_in_scope(
+/// A time slice of one day partition: `[start_us, end_us)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Slice {
+    day: i32,
+    start_us: i64,
+    end_us: i64,
+}
+
+/// The slices of the day partitions in scope that the request's time range reaches, in its
+/// order.
+async fn slices_in_scope(
     engine: &QueryEngine,
     scope: &Scope,
     query: &EventQuery,
-) -> Result<Vec<i32>> {
+) -> Result<Vec<Slice>> {
     let first = query.start_time_us.div_euclid(MICROS_PER_DAY);
     let last = query
         .end_time_us
         .map(|end| (end - 1).div_euclid(MICROS_PER_DAY));
     let epoch =
         NaiveDate::from_ymd_opt(1970, 1, 1).ok_or_else(|| Error::Invalid("epoch".into()))?;
-    let mut days: Vec<i32> = engine
-        .partitions(scope)
-        .await?
-        .into_iter()
-        .filter_map(|(_, date)| NaiveDate::parse_from_str(&date, "%Y-%m-%d").ok())
-        .filter_map(|date| i32::try_from((date - epoch).num_days()).ok())
-        .filter(|day| i64::from(*day) >= first && last.is_none_or(|last| i64::from(*day) <= last))
-        .collect();
-    days.sort_unstable();
-    days.dedup();
-    if query.sort == SortOrder::Desc {
-        days.reverse();
+    let mut rows_per_day: BTreeMap<i32, u64> = BTreeMap::new();
+    for ((_, date), rows) in engine.partitions(scope).await? {
+        let Some(day) = NaiveDate::parse_from_str(&date, "%Y-%m-%d")
+            .ok()
+            .and_then(|date| i32::try_from((date - epoch).num_days()).ok())
+        else {
+            continue;
+        };
+        if i64::from(day) >= first && last.is_none_or(|last| i64::from(day) <= last) {
+            *rows_per_day.entry(day).or_default() += rows;
+        }
     }
-    Ok(days)
+    let mut slices = Vec::new();
+    for (day, rows) in rows_per_day {
+        let pieces = rows.div_ceil(SLICE_ROWS).clamp(1, 86_400) as i64;
+        let day_start = i64::from(day) * MICROS_PER_DAY;
+        let width = MICROS_PER_DAY / pieces;
+        for piece in 0..pieces {
+            let start_us = day_start + piece * width;
+            let end_us = if piece + 1 == pieces {
+                day_start + MICROS_PER_DAY
+            } else {
+                start_us + width
+            };
+            slices.push(Slice {
+                day,
+                start_us,
+                end_us,
+            });
+        }
+    }
+    if query.sort == SortOrder::Desc {
+        slices.reverse();
+    }
+    Ok(slices)
 }
 
 /// Where encoded bytes go: straight on, or through gzip.

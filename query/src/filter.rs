@@ -49,6 +49,13 @@ pub fn on_day(day: i32) -> Expr {
     col(column::DATE).eq(lit(ScalarValue::Date32(Some(day))))
 }
 
+/// Rows with `start_us <= timestamp < end_us`.
+pub fn within(start_us: i64, end_us: i64) -> Expr {
+    col(column::TIMESTAMP)
+        .gt_eq(timestamp_lit(start_us))
+        .and(col(column::TIMESTAMP).lt(timestamp_lit(end_us)))
+}
+
 fn date_lit(micros: i64) -> Expr {
     let day = micros.div_euclid(MICROS_PER_DAY);
     lit(ScalarValue::Date32(Some(

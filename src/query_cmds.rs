@@ -256,7 +256,7 @@ impl RequestArgs {
 
     /// The validated request.
     fn query(&self) -> anyhow::Result<EventQuery> {
-        Ok(parse_event_query_value(&self.body()?).map_err(flag_hint)?)
+        parse_event_query_value(&self.body()?).map_err(flag_hint)
     }
 }
 

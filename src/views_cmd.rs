@@ -39,7 +39,7 @@ enum ViewsCommand {
         #[arg(long)]
         replace: bool,
         #[command(flatten)]
-        request: RequestArgs,
+        request: Box<RequestArgs>,
     },
     /// List the organization's views.
     List,

@@ -7,7 +7,9 @@
 mod bench_cmd;
 mod generate_cmd;
 mod ingest_cmd;
+mod keys_cmd;
 mod query_cmds;
+mod serve;
 mod sql_output;
 mod table_cmds;
 mod views_cmd;
@@ -63,6 +65,10 @@ enum Command {
     Export(query_cmds::ExportArgs),
     /// Saved views: create, list, show, delete, run, export.
     Views(views_cmd::ViewsArgs),
+    /// Serve the DI-compatible API and the engine's own routes over HTTP (ingest and query).
+    Serve(serve::ServeArgs),
+    /// API keys of the HTTP service: create, list, revoke.
+    Keys(keys_cmd::KeysArgs),
     /// Run the query benchmarks of the README in one warm process and print median times.
     #[command(hide = true)]
     BenchQuery(bench_cmd::BenchArgs),
@@ -122,7 +128,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Ingest(_) | Command::Generate(_)) {
+    if !matches!(
+        cli.command,
+        Command::Ingest(_) | Command::Generate(_) | Command::Serve(_)
+    ) {
         reexec_with_query_allocator_settings();
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -149,6 +158,8 @@ fn main() -> ExitCode {
             Command::Export(args) => query_cmds::export(args).await,
             Command::Views(args) => views_cmd::run(args).await,
             Command::BenchQuery(args) => bench_cmd::run(args).await,
+            Command::Serve(args) => serve::run(args).await,
+            Command::Keys(args) => keys_cmd::run(args).await,
         }
     });
     match result {

@@ -144,6 +144,28 @@ impl Ingester {
         chunk: &Chunk,
         bound_org: Option<&str>,
     ) -> Result<BatchOutcome> {
+        let mut outcome = self.ingest_unsynced(source, chunk, bound_org).await?;
+        self.sync()?;
+        outcome.last_seq = self.wal.last_lsn();
+        Ok(outcome)
+    }
+
+    /// Makes everything ingested so far durable: one fsync of the log (and of the quarantine)
+    /// for any number of [`Ingester::ingest_unsynced`] calls, the group commit of concurrent
+    /// requests.
+    pub fn sync(&mut self) -> Result<()> {
+        self.wal.sync()?;
+        self.quarantine.sync()
+    }
+
+    /// Like [`Ingester::ingest`], but the accepted events are durable only after the next
+    /// [`Ingester::sync`]; nobody may be told they are stored before then.
+    pub async fn ingest_unsynced(
+        &mut self,
+        source: &str,
+        chunk: &Chunk,
+        bound_org: Option<&str>,
+    ) -> Result<BatchOutcome> {
         if let Some(reason) = &self.failed {
             return Err(Error::Stopped(reason.clone()));
         }
@@ -187,13 +209,24 @@ impl Ingester {
             // before it is in the log.
             self.flush_if_full().await?;
         }
-        // One fsync for the whole chunk: the group commit that acknowledges it.
-        self.wal.sync()?;
-        if !outcome.rejected.is_empty() {
-            self.quarantine.sync()?;
-        }
         outcome.last_seq = self.wal.last_lsn();
         Ok(outcome)
+    }
+
+    /// Events accepted but not yet committed to the table.
+    pub fn buffered(&self) -> usize {
+        self.builder.len()
+    }
+
+    /// How long the oldest event not yet committed has waited.
+    pub fn buffered_age(&self) -> Duration {
+        self.buffered_since
+            .map_or(Duration::ZERO, |since| since.elapsed())
+    }
+
+    /// The local directory of the write-ahead log.
+    pub fn wal_dir(&self) -> &std::path::Path {
+        &self.config.wal_dir
     }
 
     /// Whether an event is new; records its identity if so.

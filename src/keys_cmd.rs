@@ -1,0 +1,78 @@
+//! `insights keys`: create, list and revoke API keys of the HTTP service.
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+use insights_query::StoreLocation;
+
+use crate::StoreArgs;
+use crate::serve::keys::{ALL_ORGS, KeyStore, Role};
+
+/// Arguments of `insights keys`.
+#[derive(clap::Args)]
+pub struct KeysArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(subcommand)]
+    command: KeysCommand,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key and print it (the only time it is shown; only its hash is stored).
+    Create {
+        /// The organization the key belongs to, or * for every organization (such a key must
+        /// name the organization in x-org-id).
+        #[arg(long)]
+        org: String,
+        #[arg(long, value_enum)]
+        role: Role,
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// List keys (never their secrets).
+    List,
+    /// Revoke a key by its id.
+    Revoke { id: String },
+}
+
+pub async fn run(args: KeysArgs) -> anyhow::Result<ExitCode> {
+    let keys = KeyStore::open(&StoreLocation::parse(&args.store.store)?)?;
+    match args.command {
+        KeysCommand::Create { org, role, name } => {
+            let (record, key) = keys.create(&org, role, &name).await?;
+            println!("{key}");
+            let scope = if record.organization == ALL_ORGS {
+                "every organization".to_owned()
+            } else {
+                format!("organization {}", record.organization)
+            };
+            eprintln!(
+                "key {} ({:?}) for {scope}; it is not shown again",
+                record.id, record.role
+            );
+        }
+        KeysCommand::List => {
+            for key in keys.list().await? {
+                let state = key
+                    .revoked
+                    .as_deref()
+                    .map_or("active".to_owned(), |at| format!("revoked {at}"));
+                println!(
+                    "{:<16} {:<7} {:<26} {:<20} {}  {state}",
+                    key.id,
+                    format!("{:?}", key.role).to_lowercase(),
+                    key.organization,
+                    key.name,
+                    key.created
+                );
+            }
+        }
+        KeysCommand::Revoke { id } => {
+            let record = keys.revoke(&id).await?;
+            println!("revoked key {} of {}", record.id, record.organization);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,176 @@
+//! `POST /api/v1/ingest`: one task owns the ingester; requests queue for it on a bounded
+//! channel (a full queue answers 429), and every request the task finds waiting is ingested and
+//! then made durable with one fsync, the group commit, before any of them is answered.
+
+use std::io::Cursor;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::Json;
+use axum::http::StatusCode;
+use bytes::Bytes;
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+use insights_ingest::Ingester;
+use insights_ingest::framing::{Chunk, RecordReader};
+
+use super::error::ApiError;
+use super::metrics::Metrics;
+
+/// Records per chunk handed to the ingester.
+const CHUNK_RECORDS: usize = 8192;
+const CHUNK_BYTES: usize = 8 << 20;
+/// Requests one group commit takes at most.
+const GROUP_REQUESTS: usize = 64;
+
+/// One line that was not stored.
+#[derive(Debug, Serialize)]
+pub struct LineError {
+    pub line: u64,
+    pub reason: String,
+}
+
+/// The answer to an ingest request, sent once every accepted event is durable.
+#[derive(Debug, Serialize)]
+pub struct IngestReply {
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub rejected: u64,
+    pub errors: Vec<LineError>,
+}
+
+/// An ingest request waiting for the ingester.
+pub struct IngestJob {
+    pub body: Bytes,
+    pub organization: String,
+    pub max_record: usize,
+    pub reply: oneshot::Sender<Result<IngestReply, ApiError>>,
+}
+
+/// Runs the ingester until every sender is gone, then flushes it.
+pub async fn run(
+    mut ingester: Ingester,
+    mut jobs: mpsc::Receiver<IngestJob>,
+    metrics: Arc<Metrics>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        let first = tokio::select! {
+            job = jobs.recv() => match job {
+                Some(job) => job,
+                None => break,
+            },
+            _ = tick.tick() => {
+                if let Err(e) = ingester.flush_if_due().await {
+                    metrics.commits_failed.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(error = %e, "a table commit failed; its events stay in the write-ahead log");
+                }
+                publish(&ingester, &metrics);
+                continue;
+            }
+        };
+        let mut group = vec![first];
+        while group.len() < GROUP_REQUESTS {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut answers = Vec::with_capacity(group.len());
+        for job in &group {
+            answers.push(ingest_one(&mut ingester, job).await);
+        }
+        let synced = ingester.sync();
+        for (job, answer) in group.into_iter().zip(answers) {
+            let answer = match (&synced, answer) {
+                (Err(e), _) => Err(ApiError::internal(format!(
+                    "making the events durable failed: {e}"
+                ))),
+                (Ok(()), answer) => answer,
+            };
+            if let Ok(reply) = &answer {
+                metrics
+                    .ingested
+                    .fetch_add(reply.accepted, Ordering::Relaxed);
+                metrics
+                    .duplicates
+                    .fetch_add(reply.duplicates, Ordering::Relaxed);
+                metrics
+                    .rejected
+                    .fetch_add(reply.rejected, Ordering::Relaxed);
+            }
+            // The client may have gone; its events are stored all the same.
+            let _ = job.reply.send(answer);
+        }
+        if let Err(e) = ingester.flush_if_due().await {
+            metrics.commits_failed.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(error = %e, "a table commit failed; its events stay in the write-ahead log");
+        }
+        publish(&ingester, &metrics);
+    }
+    if let Err(e) = ingester.close().await {
+        tracing::error!(error = %e, "flushing on shutdown failed; the write-ahead log keeps the events");
+    }
+}
+
+fn publish(ingester: &Ingester, metrics: &Metrics) {
+    metrics
+        .buffered
+        .store(ingester.buffered() as u64, Ordering::Relaxed);
+    metrics.commit_lag_ms.store(
+        ingester.buffered_age().as_millis() as u64,
+        Ordering::Relaxed,
+    );
+}
+
+async fn ingest_one(ingester: &mut Ingester, job: &IngestJob) -> Result<IngestReply, ApiError> {
+    let mut reader = RecordReader::new(Cursor::new(job.body.clone()), job.max_record)
+        .map_err(|e| ApiError::bad_request(format!("reading the body: {e}")))?;
+    let mut chunk = Chunk::with_capacity(CHUNK_RECORDS, CHUNK_BYTES);
+    let mut reply = IngestReply {
+        accepted: 0,
+        duplicates: 0,
+        rejected: 0,
+        errors: Vec::new(),
+    };
+    loop {
+        let more = reader
+            .next_chunk(&mut chunk, CHUNK_RECORDS, CHUNK_BYTES)
+            .map_err(|e| {
+                ApiError::bad_request(format!(
+                    "reading the body after {} stored events: {e}",
+                    reply.accepted
+                ))
+            })?;
+        if !more {
+            break;
+        }
+        let outcome = ingester
+            .ingest_unsynced("request", &chunk, Some(&job.organization))
+            .await
+            .map_err(|e| {
+                ApiError::busy(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("ingest is stopped: {e}"),
+                    5,
+                )
+            })?;
+        reply.accepted += outcome.accepted;
+        reply.duplicates += outcome.duplicates;
+        reply.rejected += outcome.rejected.len() as u64;
+        reply
+            .errors
+            .extend(outcome.rejected.into_iter().map(|r| LineError {
+                line: r.line,
+                reason: r.reason,
+            }));
+    }
+    Ok(reply)
+}
+
+/// The JSON answer.
+pub fn respond(reply: IngestReply) -> (StatusCode, Json<IngestReply>) {
+    (StatusCode::OK, Json(reply))
+}

@@ -1,0 +1,158 @@
+//! Prometheus text metrics: events ingested, rejected and duplicated; queries per route and
+//! their latencies; the write-ahead log's size and the commit lag. Labels are fixed route names,
+//! never values from requests.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Upper bounds of the latency histogram, in seconds.
+const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+
+/// The routes whose latencies are kept.
+pub const ROUTES: [&str; 9] = [
+    "events", "count", "distinct", "interval", "sql", "export", "views", "enrich", "ingest",
+];
+
+#[derive(Default)]
+struct Histogram {
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+    errors: AtomicU64,
+}
+
+/// The service's counters.
+#[derive(Default)]
+pub struct Metrics {
+    pub ingested: AtomicU64,
+    pub rejected: AtomicU64,
+    pub duplicates: AtomicU64,
+    /// Events accepted but not yet in a table commit.
+    pub buffered: AtomicU64,
+    /// Age of the oldest of them, in milliseconds.
+    pub commit_lag_ms: AtomicU64,
+    pub commits_failed: AtomicU64,
+    routes: [Histogram; ROUTES.len()],
+}
+
+impl Metrics {
+    /// Records one request of `route`.
+    pub fn observe(&self, route: &str, elapsed: Duration, ok: bool) {
+        let Some(index) = ROUTES.iter().position(|r| *r == route) else {
+            return;
+        };
+        let histogram = &self.routes[index];
+        let seconds = elapsed.as_secs_f64();
+        for (bound, bucket) in BUCKETS.iter().zip(&histogram.buckets) {
+            if seconds <= *bound {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        histogram.count.fetch_add(1, Ordering::Relaxed);
+        histogram
+            .sum_micros
+            .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+        if !ok {
+            histogram.errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self, wal_bytes: u64) -> String {
+        let mut out = String::new();
+        let counter = |out: &mut String, name: &str, help: &str, value: u64| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+            );
+        };
+        let gauge = |out: &mut String, name: &str, help: &str, value: f64| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+            );
+        };
+        counter(
+            &mut out,
+            "insights_events_ingested_total",
+            "Events accepted and made durable.",
+            self.ingested.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "insights_events_rejected_total",
+            "Records rejected and quarantined.",
+            self.rejected.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "insights_events_duplicate_total",
+            "Events already stored, not stored again.",
+            self.duplicates.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "insights_commits_failed_total",
+            "Table commits that failed (events stay in the log).",
+            self.commits_failed.load(Ordering::Relaxed),
+        );
+        gauge(
+            &mut out,
+            "insights_wal_bytes",
+            "Bytes in the write-ahead log.",
+            wal_bytes as f64,
+        );
+        gauge(
+            &mut out,
+            "insights_buffered_events",
+            "Durable events not yet committed to the table.",
+            self.buffered.load(Ordering::Relaxed) as f64,
+        );
+        gauge(
+            &mut out,
+            "insights_commit_lag_seconds",
+            "Age of the oldest event not yet committed to the table.",
+            self.commit_lag_ms.load(Ordering::Relaxed) as f64 / 1000.0,
+        );
+        let _ = writeln!(
+            out,
+            "# HELP insights_request_duration_seconds Latency of requests by route.\n# TYPE insights_request_duration_seconds histogram"
+        );
+        for (route, histogram) in ROUTES.iter().zip(&self.routes) {
+            for (bound, bucket) in BUCKETS.iter().zip(&histogram.buckets) {
+                let _ = writeln!(
+                    out,
+                    "insights_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {}",
+                    bucket.load(Ordering::Relaxed)
+                );
+            }
+            let count = histogram.count.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "insights_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}"
+            );
+            let _ = writeln!(
+                out,
+                "insights_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+                histogram.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
+            );
+            let _ = writeln!(
+                out,
+                "insights_request_duration_seconds_count{{route=\"{route}\"}} {count}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP insights_requests_failed_total Requests answered with an error, by route.\n# TYPE insights_requests_failed_total counter"
+        );
+        for (route, histogram) in ROUTES.iter().zip(&self.routes) {
+            let _ = writeln!(
+                out,
+                "insights_requests_failed_total{{route=\"{route}\"}} {}",
+                histogram.errors.load(Ordering::Relaxed)
+            );
+        }
+        out
+    }
+}

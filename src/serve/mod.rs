@@ -1,0 +1,147 @@
+//! `insights serve`: one process that ingests and queries over HTTP — the DI-compatible routes
+//! under `/insights/directory/v1/`, the engine's own under `/api/v1/`, `/healthz` and
+//! `/metrics` — with API keys, per-organization isolation and limits on body size, record size,
+//! request time and concurrent queries.
+
+mod auth;
+mod error;
+mod ingest;
+pub mod keys;
+mod metrics;
+mod routes;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::{Semaphore, mpsc};
+
+use insights_ingest::{IngestConfig, Ingester};
+use insights_query::{QueryConfig, QueryEngine, StoreLocation, ViewStore};
+
+use crate::StoreArgs;
+
+/// Arguments of `insights serve`.
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Address to listen on.
+    #[arg(long, env = "INSIGHTS_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Largest request body, in bytes (compressed size for gzip bodies).
+    #[arg(long, default_value_t = 64 << 20)]
+    max_body_bytes: usize,
+    /// Largest single event, in bytes; longer ones are rejected (and quarantined).
+    #[arg(long, default_value_t = 16 << 20)]
+    max_record_bytes: usize,
+    /// Longest time a query may take, in seconds, before it is answered 503.
+    #[arg(long, default_value_t = 30)]
+    request_timeout: u64,
+    /// Queries run at once; more are answered 503 with Retry-After.
+    #[arg(long, default_value_t = 8)]
+    max_concurrent_queries: usize,
+    /// Ingest requests waiting for the ingester; more are answered 429 with Retry-After.
+    #[arg(long, default_value_t = 64)]
+    max_queued_ingests: usize,
+    /// Commit buffered events to the table once the oldest has waited this many milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    flush_age_ms: u64,
+    /// Commit buffered events to the table once this many are buffered.
+    #[arg(long, default_value_t = 200_000)]
+    flush_rows: usize,
+    /// Memory that query sorts and aggregations share before spilling, in MiB.
+    #[arg(long, default_value_t = 256)]
+    query_memory_mib: usize,
+}
+
+/// What every handler shares.
+pub struct App {
+    engine: Arc<QueryEngine>,
+    views: ViewStore,
+    keys: keys::KeyStore,
+    ingest: mpsc::Sender<ingest::IngestJob>,
+    queries: Arc<Semaphore>,
+    metrics: Arc<metrics::Metrics>,
+    wal_dir: PathBuf,
+    max_body_bytes: usize,
+    max_record_bytes: usize,
+    request_timeout: Duration,
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let location = StoreLocation::parse(&args.store.store)?;
+    let mut config = IngestConfig::new(location.clone(), &args.store.state_dir);
+    config.flush_age = Duration::from_millis(args.flush_age_ms);
+    config.flush_rows = args.flush_rows;
+    config.max_record_bytes = args.max_record_bytes;
+    let wal_dir = config.wal_dir.clone();
+    let ingester = Ingester::open(config)
+        .await
+        .with_context(|| format!("opening the store {location} for ingest"))?;
+    let engine = QueryEngine::open(
+        &location,
+        QueryConfig {
+            memory_limit: args.query_memory_mib << 20,
+            ..QueryConfig::default()
+        },
+    )
+    .await
+    .with_context(|| format!("opening the store {location} for queries"))?;
+    let metrics = Arc::new(metrics::Metrics::default());
+    let (sender, receiver) = mpsc::channel(args.max_queued_ingests.max(1));
+    let ingest_task = tokio::spawn(ingest::run(ingester, receiver, metrics.clone()));
+    let app = Arc::new(App {
+        engine: Arc::new(engine),
+        views: ViewStore::open(&location)?,
+        keys: keys::KeyStore::open(&location)?,
+        ingest: sender,
+        queries: Arc::new(Semaphore::new(args.max_concurrent_queries.max(1))),
+        metrics,
+        wal_dir,
+        max_body_bytes: args.max_body_bytes,
+        max_record_bytes: args.max_record_bytes,
+        request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+    });
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let address = listener.local_addr()?;
+    // One line on stdout that scripts (and tests) wait for.
+    println!("listening on http://{address}");
+    tracing::info!(%address, store = %location, "serving");
+    axum::serve(listener, routes::router(app.clone()))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    // Stop taking ingest requests, let the ingester flush what it buffered, then exit.
+    drop(app);
+    ingest_task.await.context("the ingest task failed")?;
+    eprintln!("stopped; buffered events were committed");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+}

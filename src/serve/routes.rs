@@ -1,0 +1,543 @@
+//! The routes: handlers that authorize, read the body within limits, and answer.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures::TryStreamExt;
+use serde::Deserialize;
+use serde_json::Value;
+
+use insights_query::{Format, View, export, sort_header};
+use insights_schemas::request::{
+    EventQuery, parse_distinct_query, parse_event_query, parse_event_query_value,
+    parse_interval_query,
+};
+
+use super::App;
+use super::auth::{Caller, authorize};
+use super::error::ApiError;
+use super::ingest::{IngestJob, respond};
+use super::keys::Role;
+
+const OPENAPI: &str = include_str!("openapi.json");
+
+type Shared = State<Arc<App>>;
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/insights/directory/v1/events", post(di_events))
+        .route("/insights/directory/v1/events/count", post(di_count))
+        .route("/insights/directory/v1/events/distinct", post(di_distinct))
+        .route("/insights/directory/v1/events/interval", post(di_interval))
+        .route("/api/v1/ingest", post(ingest))
+        .route("/api/v1/sql", post(sql))
+        .route("/api/v1/views", get(views_list).post(views_create))
+        .route("/api/v1/views/{name}", get(views_show).delete(views_delete))
+        .route("/api/v1/views/{name}/run", post(views_run))
+        .route("/api/v1/export", get(export_get).post(export_post))
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        // Bodies are read with the service's own limit, which answers 413 in JSON.
+        .layer(DefaultBodyLimit::disable())
+        .with_state(app)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such route; see /api/v1/openapi.json")
+}
+
+async fn method_not_allowed(method: Method) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on this route; see /api/v1/openapi.json"),
+    )
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+async fn healthz(State(app): Shared) -> Response {
+    axum::Json(serde_json::json!({"status": "ok", "table_version": app.engine.version()}))
+        .into_response()
+}
+
+async fn metrics(State(app): Shared) -> Response {
+    let wal_bytes = std::fs::read_dir(&app.wal_dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0);
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.metrics.render(wal_bytes),
+    )
+        .into_response()
+}
+
+/// Reads a body up to the service's limit.
+async fn read_body(app: &App, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the body is larger than {} bytes", app.max_body_bytes),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > app.max_body_bytes) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, app.max_body_bytes)
+        .await
+        .map_err(|e| {
+            let text = format!("{e:#}");
+            if std::error::Error::source(&e).is_some_and(|s| s.to_string().contains("length limit"))
+                || text.contains("length limit")
+            {
+                too_large()
+            } else {
+                ApiError::bad_request(format!("reading the body: {text}"))
+            }
+        })
+}
+
+/// Runs a query under the concurrency limit and the request timeout, refreshing the table
+/// first so that every commit made so far is visible.
+async fn limited<T>(
+    app: &App,
+    route: &str,
+    work: impl std::future::Future<Output = Result<T, ApiError>>,
+) -> Result<T, ApiError> {
+    let started = Instant::now();
+    let result = async {
+        let _permit = app.queries.clone().try_acquire_owned().map_err(|_| {
+            ApiError::busy(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many queries at once; retry shortly",
+                1,
+            )
+        })?;
+        tokio::time::timeout(app.request_timeout, async {
+            app.engine.refresh().await?;
+            work.await
+        })
+        .await
+        .map_err(|_| {
+            ApiError::busy(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "the query took longer than {} s; narrow it or retry",
+                    app.request_timeout.as_secs()
+                ),
+                5,
+            )
+        })?
+    }
+    .await;
+    app.metrics
+        .observe(route, started.elapsed(), result.is_ok());
+    result
+}
+
+fn request_id() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        return format!("{:x}", Instant::now().elapsed().as_nanos());
+    }
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex = hex::encode(bytes);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+fn header_value(text: &str) -> HeaderValue {
+    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+fn json_response(value: &impl serde::Serialize) -> Response {
+    let mut response = axum::Json(value).into_response();
+    response
+        .headers_mut()
+        .insert("x-request-id", header_value(&request_id()));
+    response
+}
+
+async fn di_events(
+    State(app): Shared,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let caller = authorize(&app, &headers, Role::Read).await?;
+    let bytes = read_body(&app, &headers, body).await?;
+    let query = parse_event_query(&bytes)?;
+    let page = limited(&app, "events", async {
+        Ok(app
+            .engine
+            .events_page(&caller.scope(), &query, Format::Json)
+            .await?)
+    })
+    .await?;
+    let mut response = Response::new(Body::from(page.body.clone()));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert("x-result-count", HeaderValue::from(page.count));
+    headers.insert("x-limit", HeaderValue::from(page.limit));
+    headers.insert("x-sort", HeaderValue::from_static(sort_header(page.sort)));
+    headers.insert("x-search_after", header_value(&page.search_after_header()));
+    headers.insert("x-request-id", header_value(&request_id()));
+    Ok(response)
+}
+
+async fn di_count(
+    State(app): Shared,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let caller = authorize(&app, &headers, Role::Read).await?;
+    let bytes = read_body(&app, &headers, body).await?;
+    let query = parse_event_query(&bytes)?;
+    let count = limited(&app, "count", async {
+        Ok(app.engine.count(&caller.scope(), &query).await?)
+    })
+    .await?;
+    Ok(json_response(&count))
+}
+
+async fn di_distinct(
+    State(app): Shared,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let caller = authorize(&app, &headers, Role::Read).await?;
+    let bytes = read_body(&app, &headers, body).await?;
+    let query = parse_distinct_query(&bytes)?;
+    let answer = limited(&app, "distinct", async {
+        Ok(app.engine.distinct(&caller.scope(), &query).await?)
+    })
+    .await?;
+    Ok(json_response(&answer))
+}
+
+async fn di_interval(
+    State(app): Shared,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let caller = authorize(&app, &headers, Role::Read).await?;
+    let bytes = read_body(&app, &headers, body).await?;
+    let query = parse_interval_query(&bytes)?;
+    let answer = limited(&app, "interval", async {
+        Ok(app.engine.interval(&caller.scope(), &query).await?)
+    })
+    .await?;
+    Ok(json_response(&answer))
+}
+
+/// Content types an ingest body may declare (or none).
+fn ingest_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let media = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    const ACCEPTED: [&str; 8] = [
+        "application/x-ndjson",
+        "application/ndjson",
+        "application/jsonl",
+        "application/json",
+        "application/gzip",
+        "application/x-gzip",
+        "application/octet-stream",
+        "text/plain",
+    ];
+    if media.is_empty() || ACCEPTED.contains(&media.as_str()) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        format!(
+            "{media} is not accepted; send NDJSON or a JSON array (application/x-ndjson or application/json), optionally gzipped"
+        ),
+    ))
+}
+
+async fn ingest(State(app): Shared, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let result = async {
+        let caller = authorize(&app, &headers, Role::Ingest).await?;
+        let organization = caller.organization()?.to_owned();
+        ingest_content_type(&headers)?;
+        let body = read_body(&app, &headers, body).await?;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = IngestJob {
+            body,
+            organization,
+            max_record: app.max_record_bytes,
+            reply,
+        };
+        app.ingest.try_send(job).map_err(|e| match e {
+            tokio::sync::mpsc::error::TrySendError::Full(_) => ApiError::busy(
+                StatusCode::TOO_MANY_REQUESTS,
+                "the ingest queue is full; retry shortly",
+                1,
+            ),
+            tokio::sync::mpsc::error::TrySendError::Closed(_) => ApiError::busy(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the service is shutting down",
+                5,
+            ),
+        })?;
+        let reply = answer
+            .await
+            .map_err(|_| ApiError::internal("the ingester stopped before answering"))??;
+        Ok::<_, ApiError>(respond(reply).into_response())
+    }
+    .await;
+    app.metrics
+        .observe("ingest", started.elapsed(), result.is_ok());
+    result
+}
+
+#[derive(Deserialize)]
+struct SqlBody {
+    query: String,
+}
+
+async fn sql(State(app): Shared, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+    let caller = authorize(&app, &headers, Role::Read).await?;
+    let bytes = read_body(&app, &headers, body).await?;
+    let text = match serde_json::from_slice::<SqlBody>(&bytes) {
+        Ok(body) => body.query,
+        Err(_) => String::from_utf8(bytes.to_vec()).map_err(|_| {
+            ApiError::bad_request("the body must be {\"query\": \"SELECT ...\"} or SQL text")
+        })?,
+    };
+    let rows = limited(&app, "sql", async {
+        let mut stream = app.engine.sql(&caller.scope(), &text).await?;
+        let mut buffer = Vec::new();
+        let mut writer = arrow::json::ArrayWriter::new(&mut buffer);
+        while let Some(batch) = stream
+            .try_next()
+            .await
+            .map_err(insights_query::Error::from)?
+        {
+            writer
+                .write(&batch)
+                .map_err(|e| ApiError::internal(format!("encoding rows: {e}")))?;
+        }
+        writer
+            .finish()
+            .map_err(|e| ApiError::internal(format!("encoding rows: {e}")))?;
+        drop(writer);
+        if buffer.is_empty() {
+            buffer.extend_from_slice(b"[]");
+        }
+        Ok(buffer)
+    })
+    .await?;
+    let mut response = Response::new(Body::from(rows));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
+}
+
+async fn views_list(State(app): Shared, headers: HeaderMap) -> Result<Response, ApiError> {
+    let caller = authorize(&app, &headers, Role::Read).await?;
+    let views = app.views.list(caller.organization()?).await?;
+    Ok(json_response(&views))
+}
+
+async fn views_create(
+    State(app): Shared,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let caller = authorize(&app, &headers, Role::Read).await?;
+    let bytes = read_body(&app, &headers, body).await?;
+    let mut view: View = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the body must be a view {{\"name\", \"description\", \"range\"?, \"request\"}}: {e}"
+        ))
+    })?;
+    view.created = String::new();
+    let replace = headers
+        .get("x-replace")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
+    let saved = app
+        .views
+        .create(caller.organization()?, view, replace)
+        .await?;
+    let mut response = json_response(&saved);
+    *response.status_mut() = StatusCode::CREATED;
+    Ok(response)
+}
+
+async fn views_show(
+    State(app): Shared,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let caller = authorize(&app, &headers, Role::Read).await?;
+    Ok(json_response(
+        &app.views.get(caller.organization()?, &name).await?,
+    ))
+}
+
+async fn views_delete(
+    State(app): Shared,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let caller = authorize(&app, &headers, Role::Read).await?;
+    app.views.delete(caller.organization()?, &name).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn views_run(
+    State(app): Shared,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let caller = authorize(&app, &headers, Role::Read).await?;
+    let query = app
+        .views
+        .get(caller.organization()?, &name)
+        .await?
+        .query()?;
+    let page = limited(&app, "views", async {
+        Ok(app
+            .engine
+            .events_page(&caller.scope(), &query, Format::Json)
+            .await?)
+    })
+    .await?;
+    let mut response = Response::new(Body::from(page.body.clone()));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert("x-result-count", HeaderValue::from(page.count));
+    headers.insert("x-limit", HeaderValue::from(page.limit));
+    headers.insert("x-sort", HeaderValue::from_static(sort_header(page.sort)));
+    headers.insert("x-search_after", header_value(&page.search_after_header()));
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+struct ExportParams {
+    /// A saved view to export.
+    view: Option<String>,
+    /// An inline DI request (JSON), for GET.
+    request: Option<String>,
+    format: Option<String>,
+    gzip: Option<bool>,
+}
+
+async fn export_get(
+    State(app): Shared,
+    headers: HeaderMap,
+    Query(params): Query<ExportParams>,
+) -> Result<Response, ApiError> {
+    let caller = authorize(&app, &headers, Role::Read).await?;
+    let query = match (&params.view, &params.request) {
+        (Some(name), None) => app.views.get(caller.organization()?, name).await?.query()?,
+        (None, Some(request)) => {
+            let value: Value = serde_json::from_str(request)
+                .map_err(|e| ApiError::bad_request(format!("`request` is not JSON: {e}")))?;
+            parse_event_query_value(&value)?
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "give either `view` or `request` (a DI request as JSON)",
+            ));
+        }
+    };
+    stream_export(&app, &caller, query, &params).await
+}
+
+async fn export_post(
+    State(app): Shared,
+    headers: HeaderMap,
+    Query(params): Query<ExportParams>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let caller = authorize(&app, &headers, Role::Read).await?;
+    let bytes = read_body(&app, &headers, body).await?;
+    let query = parse_event_query(&bytes)?;
+    stream_export(&app, &caller, query, &params).await
+}
+
+async fn stream_export(
+    app: &App,
+    caller: &Caller,
+    query: EventQuery,
+    params: &ExportParams,
+) -> Result<Response, ApiError> {
+    let format = Format::parse(params.format.as_deref().unwrap_or("ndjson"))?;
+    let gzip = params.gzip.unwrap_or(false);
+    let started = Instant::now();
+    let permit = app.queries.clone().try_acquire_owned().map_err(|_| {
+        ApiError::busy(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many queries at once; retry shortly",
+            1,
+        )
+    })?;
+    app.engine.refresh().await.map_err(ApiError::from)?;
+    let running = export::export(app.engine.clone(), caller.scope(), query, format, gzip).await;
+    app.metrics
+        .observe("export", started.elapsed(), running.is_ok());
+    let running = running?;
+    // The permit lives as long as the body streams.
+    let stream = running.into_stream().map_ok(move |chunk| {
+        let _ = &permit;
+        chunk
+    });
+    let mut response = Response::new(Body::from_stream(stream.map_err(std::io::Error::other)));
+    let headers = response.headers_mut();
+    let content_type = if gzip {
+        "application/gzip"
+    } else {
+        format.content_type()
+    };
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert("x-request-id", header_value(&request_id()));
+    Ok(response)
+}

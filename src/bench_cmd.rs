@@ -21,8 +21,8 @@ pub struct BenchArgs {
     #[command(flatten)]
     store: StoreArgs,
     /// Timed runs per query (after one warm-up run).
-    #[arg(long, default_value_t = 9)]
-    runs: usize,
+    #[arg(long, default_value_t = 9, value_parser = clap::value_parser!(u64).range(1..))]
+    runs: u64,
 }
 
 const DAY_US: i64 = 86_400_000_000;

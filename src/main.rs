@@ -5,6 +5,7 @@
 //! and the commands below.
 
 mod bench_cmd;
+mod enrich_cmd;
 mod generate_cmd;
 mod ingest_cmd;
 mod keys_cmd;
@@ -65,6 +66,9 @@ enum Command {
     Export(query_cmds::ExportArgs),
     /// Saved views: create, list, show, delete, run, export.
     Views(views_cmd::ViewsArgs),
+    /// What the events say about a user or a host: attributes, state, logins, failures, IPs,
+    /// countries, devices, applications, admin changes, signals.
+    Enrich(enrich_cmd::EnrichArgs),
     /// Serve the DI-compatible API and the engine's own routes over HTTP (ingest and query).
     Serve(serve::ServeArgs),
     /// API keys of the HTTP service: create, list, revoke.
@@ -159,6 +163,7 @@ fn main() -> ExitCode {
             Command::Views(args) => views_cmd::run(args).await,
             Command::BenchQuery(args) => bench_cmd::run(args).await,
             Command::Serve(args) => serve::run(args).await,
+            Command::Enrich(args) => enrich_cmd::run(args).await,
             Command::Keys(args) => keys_cmd::run(args).await,
         }
     });

@@ -305,6 +305,21 @@ fn keys_roles_and_organizations_isolate_tenants() {
             json!({"service": ["all"], "start_time": "2026-10-01T00:00:00Z", "interval_unit": "h"}).to_string())).await;
         assert_eq!(interval.json()["buckets"].as_array().unwrap().len(), 2);
 
+        // enrichment: read keys only, the caller's organization only
+        let enrich = server.url("/api/v1/enrich/user/JDOE?at=2026-10-02T00:00:00Z&days=5");
+        let report = send(client.get(enrich.clone()).header("x-api-key", &read_a)).await;
+        assert_eq!(report.status, 200, "{}", String::from_utf8_lossy(&report.body));
+        assert_eq!(report.json()["last_failure"]["sso"]["time"], "2026-10-01T10:00:00.000Z");
+        assert_eq!(report.json()["events"], 1);
+        let theirs = send(client.get(enrich.clone()).header("x-api-key", &provider).header("x-org-id", B)).await;
+        assert_eq!(theirs.json()["events"], 1);
+        assert!(theirs.json()["last_failure"]["sso"].is_null());
+        send(client.get(enrich.clone()).header("x-api-key", &ingest_a)).await.error(403);
+        send(client.get(enrich.clone()).header("x-api-key", &read_a).header("x-org-id", B)).await.error(403);
+        let missing = send(client.get(server.url("/api/v1/enrich/host/nowhere?at=2026-10-02T00:00:00Z")).header("x-api-key", &read_a)).await;
+        assert!(missing.error(404).contains("nowhere"));
+        send(client.get(server.url("/api/v1/enrich/user/jdoe?days=0")).header("x-api-key", &read_a)).await.error(400);
+
         // views and export
         let view = json!({"name": "failed", "description": "failed logins", "request": {"service": ["sso"], "start_time": "2026-10-01T00:00:00Z", "search_term": {"success": false}}});
         assert_eq!(send(post(&client, server.url("/api/v1/views"), &read_a, view.to_string())).await.status, 201);

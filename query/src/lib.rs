@@ -29,6 +29,7 @@
 mod aggregate;
 mod encode;
 mod engine;
+pub mod enrich;
 mod error;
 mod events;
 pub mod export;

@@ -41,6 +41,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/views/{name}", get(views_show).delete(views_delete))
         .route("/api/v1/views/{name}/run", post(views_run))
         .route("/api/v1/export", get(export_get).post(export_post))
+        .route("/api/v1/enrich/user/{who}", get(enrich_user))
+        .route("/api/v1/enrich/host/{which}", get(enrich_host))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -540,4 +542,50 @@ async fn stream_export(
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert("x-request-id", header_value(&request_id()));
     Ok(response)
+}
+
+#[derive(Deserialize)]
+struct EnrichParams {
+    days: Option<u32>,
+    at: Option<String>,
+}
+
+fn enrich_window(params: &EnrichParams) -> Result<insights_query::enrich::Window, ApiError> {
+    crate::enrich_cmd::window(params.days.unwrap_or(30), params.at.as_deref())
+        .map_err(|e| ApiError::bad_request(e.to_string().replace("--", "")))
+}
+
+async fn enrich_user(
+    State(app): Shared,
+    headers: HeaderMap,
+    Path(who): Path<String>,
+    Query(params): Query<EnrichParams>,
+) -> Result<Response, ApiError> {
+    let caller = authorize(&app, &headers, Role::Read).await?;
+    let organization = caller.organization()?.to_owned();
+    let window = enrich_window(&params)?;
+    let report = limited(&app, "enrich", async {
+        Ok(app.engine.enrich_user(&organization, &who, window).await?)
+    })
+    .await?;
+    Ok(json_response(&report))
+}
+
+async fn enrich_host(
+    State(app): Shared,
+    headers: HeaderMap,
+    Path(which): Path<String>,
+    Query(params): Query<EnrichParams>,
+) -> Result<Response, ApiError> {
+    let caller = authorize(&app, &headers, Role::Read).await?;
+    let organization = caller.organization()?.to_owned();
+    let window = enrich_window(&params)?;
+    let report = limited(&app, "enrich", async {
+        Ok(app
+            .engine
+            .enrich_host(&organization, &which, window)
+            .await?)
+    })
+    .await?;
+    Ok(json_response(&report))
 }

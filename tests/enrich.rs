@@ -1,0 +1,431 @@
+//! Responder enrichment end to end, on crafted event histories.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::support::{run, stderr};
+
+const A: &str = "orga";
+const B: &str = "orgb";
+const AT: &str = "2026-10-31T00:00:00Z";
+
+fn event(org: &str, id: &str, ts: &str, service: &str, event_type: &str, extra: Value) -> String {
+    let mut event = json!({"id": id, "timestamp": ts, "service": service, "event_type": event_type, "organization": org});
+    if let (Value::Object(event), Value::Object(extra)) = (&mut event, extra) {
+        event.extend(extra);
+    }
+    event.to_string()
+}
+
+fn history() -> Vec<String> {
+    let admin = json!({"type": "admin", "email": "admin@x.io", "id": "ADM"});
+    vec![
+        event(
+            A,
+            "e01",
+            "2026-10-02T09:00:00Z",
+            "directory",
+            "user_create",
+            json!({"initiated_by": admin,
+            "resource": {"id": "U1", "type": "user", "username": "jdoe", "email": "jdoe@x.io"},
+            "changes": [{"field": "username", "to": "jdoe"}, {"field": "firstname", "to": "John"}, {"field": "email", "to": "jdoe@x.io"}]}),
+        ),
+        event(
+            A,
+            "e02",
+            "2026-10-05T09:00:00Z",
+            "sso",
+            "sso_auth",
+            json!({"initiated_by": {"id": "U1", "type": "user", "username": "jdoe"},
+            "sso_token_success": true, "application": {"name": "Slack"}, "client_ip": "1.1.1.1", "geoip": {"country_code": "US"}, "mfa": true}),
+        ),
+        event(
+            A,
+            "e03",
+            "2026-10-06T09:00:00Z",
+            "radius",
+            "radius_auth_attempt",
+            json!({"username": "jdoe", "success": false,
+            "client_ip": "2.2.2.2", "geoip": {"country_code": "US"}}),
+        ),
+        event(
+            A,
+            "e04",
+            "2026-10-10T09:00:00Z",
+            "directory",
+            "user_update",
+            json!({"initiated_by": admin,
+            "resource": {"id": "U1", "type": "user", "username": "jdoe"},
+            "changes": [{"field": "username", "from": "jdoe", "to": "john.doe"}]}),
+        ),
+        event(
+            A,
+            "e05",
+            "2026-10-11T09:00:00Z",
+            "directory",
+            "group_update",
+            json!({"initiated_by": {"type": "admin", "email": "jdoe@x.io", "id": "ADM2"},
+            "resource": {"id": "G1", "type": "user_group", "name": "Engineering"}, "changes": [{"field": "name", "to": "Engineering"}]}),
+        ),
+        event(
+            A,
+            "e06",
+            "2026-10-12T09:00:00Z",
+            "systems",
+            "user_login_attempt",
+            json!({"username": "john.doe", "success": true,
+            "system": {"id": "S1", "hostname": "Computer123"}, "client_ip": "3.3.3.3", "geoip": {"country_code": "US"}}),
+        ),
+        event(
+            A,
+            "e07",
+            "2026-10-13T09:00:00Z",
+            "systems",
+            "user_login_attempt",
+            json!({"username": "asmith", "success": true,
+            "system": {"id": "S1", "hostname": "Computer123"}, "client_ip": "9.9.9.9"}),
+        ),
+        event(
+            A,
+            "e08",
+            "2026-10-13T10:00:00Z",
+            "systems",
+            "user_login_attempt",
+            json!({"username": "asmith", "success": true,
+            "system": {"id": "S1", "hostname": "Computer123"}, "client_ip": "9.9.9.9"}),
+        ),
+        event(
+            A,
+            "e09",
+            "2026-10-14T09:00:00Z",
+            "systems",
+            "user_login_attempt",
+            json!({"username": "mallory", "success": false,
+            "system": {"id": "S1", "hostname": "Computer123"}, "client_ip": "8.8.8.8"}),
+        ),
+        event(
+            A,
+            "e10",
+            "2026-10-15T09:00:00Z",
+            "systems",
+            "command_result",
+            json!({"system": {"id": "S1", "hostname": "Computer123"},
+            "initiated_by": admin, "command_result": {"exit_code": 0, "output": "patched"}}),
+        ),
+        event(
+            A,
+            "e11",
+            "2026-10-16T09:00:00Z",
+            "mdm",
+            "mdm_command_result",
+            json!({"system": {"id": "S1", "hostname": "Computer123"},
+            "status": "Acknowledged", "request_type": "DeviceInformation"}),
+        ),
+        event(
+            A,
+            "e12",
+            "2026-10-17T09:00:00Z",
+            "directory",
+            "system_update",
+            json!({"initiated_by": admin,
+            "resource": {"id": "S1", "type": "system", "hostname": "Computer123", "displayName": "Finance laptop", "os": "macOS 15"},
+            "changes": [{"field": "displayName", "to": "Finance laptop"}]}),
+        ),
+        event(
+            A,
+            "e13",
+            "2026-10-20T09:00:00Z",
+            "directory",
+            "user_suspended",
+            json!({"initiated_by": admin,
+            "resource": {"id": "U1", "type": "user", "username": "john.doe"},
+            "changes": [{"field": "suspended", "from": false, "to": true}]}),
+        ),
+        event(
+            A,
+            "e14",
+            "2026-10-21T09:00:00Z",
+            "sso",
+            "sso_auth",
+            json!({"initiated_by": {"id": "U1", "type": "user", "username": "john.doe"},
+            "sso_token_success": true, "application": {"name": "Slack"}, "client_ip": "1.1.1.1", "geoip": {"country_code": "US"}}),
+        ),
+        event(
+            A,
+            "e15",
+            "2026-10-24T09:00:00Z",
+            "ldap",
+            "ldap_bind",
+            json!({"username": "john.doe", "success": false, "client_ip": "2.2.2.2", "geoip": {"country_code": "US"}}),
+        ),
+        event(
+            A,
+            "e16",
+            "2026-10-30T12:00:00Z",
+            "radius",
+            "radius_auth_attempt",
+            json!({"username": "john.doe", "success": false, "client_ip": "5.5.5.5", "geoip": {"country_code": "DE"}}),
+        ),
+        event(
+            A,
+            "e17",
+            "2026-10-30T12:01:00Z",
+            "radius",
+            "radius_auth_attempt",
+            json!({"username": "john.doe", "success": false, "client_ip": "6.6.6.6", "geoip": {"country_code": "DE"}}),
+        ),
+        event(
+            A,
+            "e18",
+            "2026-10-30T12:02:00Z",
+            "radius",
+            "radius_auth_attempt",
+            json!({"username": "john.doe", "success": false, "client_ip": "7.7.7.7", "geoip": {"country_code": "FR"}}),
+        ),
+        event(
+            B,
+            "b01",
+            "2026-10-21T09:00:00Z",
+            "sso",
+            "sso_auth",
+            json!({"initiated_by": {"id": "U1", "type": "user", "username": "jdoe"},
+            "sso_token_success": true, "client_ip": "4.4.4.4", "application": {"name": "Other"}}),
+        ),
+        event(
+            B,
+            "b02",
+            "2026-10-21T09:00:00Z",
+            "systems",
+            "user_login_attempt",
+            json!({"username": "eve", "success": true,
+            "system": {"id": "S9", "hostname": "Computer123"}}),
+        ),
+    ]
+}
+
+fn store() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("history.ndjson");
+    std::fs::write(&input, history().join("\n") + "\n").unwrap();
+    let store = dir.path().join("store");
+    let output = run(
+        dir.path(),
+        &[
+            "ingest",
+            input.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    (dir, store)
+}
+
+fn enrich(store: &Path, org: &str, kind: &str, who: &str) -> Result<Value, String> {
+    let output = run(
+        store.parent().unwrap(),
+        &[
+            "enrich",
+            "--store",
+            store.to_str().unwrap(),
+            "--org",
+            org,
+            "--at",
+            AT,
+            "--format",
+            "json",
+            kind,
+            who,
+        ],
+    );
+    if output.status.success() {
+        Ok(serde_json::from_slice(&output.stdout).unwrap())
+    } else {
+        Err(stderr(&output))
+    }
+}
+
+#[test]
+fn user_enrichment_pins_every_attribute() {
+    let (_dir, store) = store();
+    let report = enrich(&store, A, "user", "jdoe").unwrap();
+    assert_eq!(report["id"], "U1");
+    assert_eq!(
+        report["username"], "john.doe",
+        "the rename is followed: {report:#}"
+    );
+    assert_eq!(report["email"], "jdoe@x.io");
+    assert_eq!(report["attributes"]["firstname"], "John");
+    assert_eq!(report["attributes"]["username"], "john.doe");
+    assert_eq!(report["attributes"]["suspended"], true);
+    assert_eq!(report["state"], "suspended");
+    assert_eq!(report["state_since"], "2026-10-20T09:00:00.000Z");
+    assert_eq!(report["mfa_seen"], true);
+    assert_eq!(
+        report["last_success"]["sso"]["time"],
+        "2026-10-21T09:00:00.000Z"
+    );
+    assert_eq!(
+        report["last_success"]["systems"]["time"],
+        "2026-10-12T09:00:00.000Z"
+    );
+    assert_eq!(
+        report["last_failure"]["radius"]["time"],
+        "2026-10-30T12:02:00.000Z"
+    );
+    assert_eq!(report["last_failure"]["ldap"]["client_ip"], "2.2.2.2");
+    assert_eq!(report["failures_24h"], 3);
+    assert_eq!(report["failures_7d"], 4);
+    let ips: Vec<(&str, u64)> = report["client_ips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["value"].as_str().unwrap(), t["count"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(ips[0], ("1.1.1.1", 2));
+    assert!(ips.contains(&("2.2.2.2", 2)) && ips.len() == 6, "{ips:?}");
+    assert!(
+        !ips.iter().any(|(ip, _)| *ip == "4.4.4.4"),
+        "another organization's event leaked"
+    );
+    assert_eq!(
+        report["client_ips"][0]["first_seen"],
+        "2026-10-05T09:00:00.000Z"
+    );
+    assert_eq!(
+        report["client_ips"][0]["last_seen"],
+        "2026-10-21T09:00:00.000Z"
+    );
+    let countries: Vec<&str> = report["countries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(countries, ["US", "DE", "FR"]);
+    assert_eq!(report["devices"][0]["value"], "Computer123");
+    assert_eq!(
+        report["applications"],
+        json!([{"value": "Slack", "count": 2, "first_seen": "2026-10-05T09:00:00.000Z", "last_seen": "2026-10-21T09:00:00.000Z"}])
+    );
+    assert_eq!(
+        report["radius"],
+        json!({"events": 4, "failures": 4, "last": "2026-10-30T12:02:00.000Z"})
+    );
+    assert_eq!(report["ldap"]["events"], 1);
+    let to_user: Vec<&str> = report["changes_to_user"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(to_user, ["user_suspended", "user_update", "user_create"]);
+    assert_eq!(report["changes_to_user"][0]["party"], "admin@x.io");
+    assert_eq!(report["changes_by_user"][0]["event_type"], "group_update");
+    assert_eq!(
+        report["changes_by_user"][0]["party"],
+        "user_group Engineering"
+    );
+    let signals = report["signals"].to_string();
+    assert!(signals.contains("3 client IPs"), "{signals}");
+    assert!(
+        signals.contains("new country") && signals.contains("DE") && signals.contains("FR"),
+        "{signals}"
+    );
+    assert!(
+        signals.contains("after the user was suspended"),
+        "{signals}"
+    );
+
+    // every identifier finds the same user, case-insensitively
+    for who in ["john.doe", "JOHN.DOE", "JDoe@X.io", "U1"] {
+        let other = enrich(&store, A, "user", who).unwrap();
+        assert_eq!(other["id"], "U1", "{who}");
+        assert_eq!(other["events"], report["events"], "{who}");
+    }
+    // the window: 12 days back sees neither the creation nor the early logins
+    let output = run(
+        store.parent().unwrap(),
+        &[
+            "enrich",
+            "--store",
+            store.to_str().unwrap(),
+            "--org",
+            A,
+            "--at",
+            AT,
+            "--days",
+            "12",
+            "--format",
+            "json",
+            "user",
+            "john.doe",
+        ],
+    );
+    let recent: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(recent["changes_to_user"].as_array().unwrap().len(), 1);
+    assert!(recent["last_success"]["systems"].is_null());
+
+    // not found says what was searched; another organization's user is not found
+    let missing = enrich(&store, A, "user", "nobody").unwrap_err();
+    assert!(
+        missing.contains("\"nobody\"") && missing.contains("searched usernames"),
+        "{missing}"
+    );
+    let isolated = enrich(&store, B, "user", "john.doe").unwrap_err();
+    assert!(isolated.contains("no user"), "{isolated}");
+    let b = enrich(&store, B, "user", "jdoe").unwrap();
+    assert_eq!(b["client_ips"][0]["value"], "4.4.4.4");
+    assert_eq!(b["events"], 1);
+}
+
+#[test]
+fn host_enrichment_pins_every_attribute() {
+    let (_dir, store) = store();
+    let report = enrich(&store, A, "host", "Computer123").unwrap();
+    assert_eq!(report["id"], "S1");
+    assert_eq!(report["hostname"], "Computer123");
+    assert_eq!(report["display_name"], "Finance laptop");
+    assert_eq!(report["os"], "macOS 15");
+    let users: Vec<(&str, u64)> = report["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["value"].as_str().unwrap(), t["count"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(users, [("asmith", 2), ("john.doe", 1)]);
+    assert_eq!(report["users"][0]["last_seen"], "2026-10-13T10:00:00.000Z");
+    let ips: Vec<&str> = report["source_ips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(ips, ["9.9.9.9", "3.3.3.3", "8.8.8.8"]);
+    assert_eq!(report["failed_logins"], 1);
+    assert_eq!(report["last_failed_login"]["client_ip"], "8.8.8.8");
+    assert_eq!(
+        report["commands"][0]["changes"],
+        json!({"exit_code": 0, "output": "patched"})
+    );
+    assert_eq!(report["mdm_results"][0]["changes"], "Acknowledged");
+    assert_eq!(report["admin_changes"][0]["event_type"], "system_update");
+    assert_eq!(report["last_activity"], "2026-10-17T09:00:00.000Z");
+    for which in ["computer123", "S1", "finance LAPTOP"] {
+        assert_eq!(
+            enrich(&store, A, "host", which).unwrap()["id"],
+            "S1",
+            "{which}"
+        );
+    }
+    let missing = enrich(&store, A, "host", "Nowhere9").unwrap_err();
+    assert!(
+        missing.contains("\"Nowhere9\"") && missing.contains("searched hostnames"),
+        "{missing}"
+    );
+    // the same hostname in another organization is another host
+    let other = enrich(&store, B, "host", "Computer123").unwrap();
+    assert_eq!(other["id"], "S9");
+    assert_eq!(other["users"][0]["value"], "eve");
+}

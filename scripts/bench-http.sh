@@ -66,4 +66,4 @@ awk -v s="$seconds" -v i="$ingested" -v d="$duplicates" 'BEGIN {
   printf "events posted and answered: %.0f/s (stored %d, duplicates %d)\n", (i + d) / s, i, d }'
 echo "== DI queries alongside (2 connections)"
 cat "$work/query.txt"
-echo "server peak RSS: $(( $(cat "$work/serve-rss.txt") / 1024 )) MiB"
+echo "server peak RSS: $(( $(tail -1 "$work/serve-rss.txt") / 1024 )) MiB"

@@ -202,6 +202,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             .await?
             .count as u64
     });
+    let window = insights_query::enrich::Window {
+        at_us: first_day + 30 * DAY_US,
+        days: 30,
+    };
+    bench!("enrich a busy user, 30 days", "150", {
+        engine.enrich_user(&org, &user, window).await?.events
+    });
+    bench!("enrich a busy host, 30 days", "150", {
+        engine.enrich_host(&org, &host, window).await?.events
+    });
     let _ = rows;
     Ok(ExitCode::SUCCESS)
 }

@@ -80,36 +80,40 @@ impl QueryEngine {
     ) -> Result<DistinctResponse> {
         let field = resolve(&request.field);
         let ctx = self.context()?;
-        let matching = self
+        let batches = self
             .events(&ctx, scope)?
             .filter(filter::filter(&request.query)?)?
-            .filter(field.value().is_not_null())?;
-        let total = matching.clone().count().await? as u64;
-        let batches = matching
+            .filter(field.value().is_not_null())?
             .aggregate(
                 vec![field.text().alias("key")],
                 vec![count(lit(1)).alias("doc_count")],
             )?
-            .sort(vec![
-                col("doc_count").sort(false, false),
-                col("key").sort(true, false),
-            ])?
-            .limit(0, Some(MAX_DISTINCT_BUCKETS))?
             .collect()
             .await?;
         let mut buckets = Vec::new();
+        let mut total = 0u64;
         for batch in &batches {
             let keys = text_column(batch, "key")?;
             let keys = keys.as_string::<i32>();
             let counts = arrow::compute::cast(batch.column(1), &DataType::Int64)?;
             let counts = counts.as_primitive::<Int64Type>();
             for row in 0..batch.num_rows() {
-                buckets.push(TermsBucket {
-                    key: keys.value(row).to_owned(),
-                    doc_count: counts.value(row).max(0) as u64,
-                });
+                let doc_count = counts.value(row).max(0) as u64;
+                total += doc_count;
+                if keys.is_valid(row) {
+                    buckets.push(TermsBucket {
+                        key: keys.value(row).to_owned(),
+                        doc_count,
+                    });
+                }
             }
         }
+        buckets.sort_by(|a, b| {
+            b.doc_count
+                .cmp(&a.doc_count)
+                .then_with(|| a.key.cmp(&b.key))
+        });
+        buckets.truncate(MAX_DISTINCT_BUCKETS);
         let listed: u64 = buckets.iter().map(|b| b.doc_count).sum();
         Ok(DistinctResponse {
             buckets,

@@ -29,7 +29,7 @@ pub struct QueryConfig {
 impl Default for QueryConfig {
     fn default() -> Self {
         Self {
-            memory_limit: 96 << 20,
+            memory_limit: 256 << 20,
             metadata_cache: 16 << 20,
             target_partitions: 0,
         }
@@ -130,9 +130,13 @@ impl QueryEngine {
     async fn load(table: EventTable, runtime: &Arc<RuntimeEnv>) -> Result<Loaded> {
         let ctx = SessionContext::new_with_config_rt(session_config(0), runtime.clone());
         table.delta().update_datafusion_session(&ctx.state())?;
+        // The eager snapshot holds the table's file list in memory, so a scan plans without
+        // replaying the log.
+        let snapshot = table.delta().snapshot()?.snapshot().clone();
         let provider = table
             .delta()
             .table_provider()
+            .with_eager_snapshot(snapshot)
             .with_session(Arc::new(ctx.state()))
             .await?;
         Ok(Loaded { table, provider })

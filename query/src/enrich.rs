@@ -136,7 +136,7 @@ pub struct HostReport {
     pub last_activity: Option<String>,
 }
 
-/// The columns an enrichment reads; `raw` only for directory and MDM events.
+/// The columns an enrichment reads; `raw` only for directory (admin) and MDM events.
 fn columns() -> Vec<Expr> {
     let mut columns: Vec<Expr> = [
         column::TIMESTAMP,
@@ -323,15 +323,25 @@ impl QueryEngine {
                 )))),
             );
         let _ = timestamp_lit;
-        Ok(self
+        let batches: Vec<RecordBatch> = self
             .events(&ctx, &scope)?
             .filter(range.and(filter))?
-            .sort(vec![col(column::TIMESTAMP).sort(true, false)])?
             .select(columns())?
             .execute_stream()
             .await?
             .try_collect()
-            .await?)
+            .await?;
+        // The subject's rows are few next to the scan; ordering them here keeps the sort out
+        // of the shared query memory pool.
+        let Some(first) = batches.first() else {
+            return Ok(batches);
+        };
+        let all = arrow::compute::concat_batches(&first.schema(), &batches)?;
+        let times = all
+            .column_by_name(column::TIMESTAMP)
+            .ok_or_else(|| Error::Invalid("no timestamp column".into()))?;
+        let order = arrow::compute::sort_to_indices(times, None, None)?;
+        Ok(vec![arrow::compute::take_record_batch(&all, &order)?])
     }
 
     /// Enriches a user known by username, e-mail or id.

@@ -188,6 +188,26 @@ fn json_response(value: &impl serde::Serialize) -> Response {
     response
 }
 
+/// A page of events with the DI paging headers.
+fn page_response(page: insights_query::EventsPage) -> Response {
+    let headers = [
+        ("x-result-count", HeaderValue::from(page.count)),
+        ("x-limit", HeaderValue::from(page.limit)),
+        ("x-sort", HeaderValue::from_static(sort_header(page.sort))),
+        ("x-search_after", header_value(&page.search_after_header())),
+        ("x-request-id", header_value(&request_id())),
+    ];
+    let mut response = Response::new(Body::from(page.body));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    for (name, value) in headers {
+        response.headers_mut().insert(name, value);
+    }
+    response
+}
+
 async fn di_events(
     State(app): Shared,
     headers: HeaderMap,
@@ -203,18 +223,7 @@ async fn di_events(
             .await?)
     })
     .await?;
-    let mut response = Response::new(Body::from(page.body.clone()));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert("x-result-count", HeaderValue::from(page.count));
-    headers.insert("x-limit", HeaderValue::from(page.limit));
-    headers.insert("x-sort", HeaderValue::from_static(sort_header(page.sort)));
-    headers.insert("x-search_after", header_value(&page.search_after_header()));
-    headers.insert("x-request-id", header_value(&request_id()));
-    Ok(response)
+    Ok(page_response(page))
 }
 
 async fn di_count(
@@ -449,17 +458,7 @@ async fn views_run(
             .await?)
     })
     .await?;
-    let mut response = Response::new(Body::from(page.body.clone()));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert("x-result-count", HeaderValue::from(page.count));
-    headers.insert("x-limit", HeaderValue::from(page.limit));
-    headers.insert("x-sort", HeaderValue::from_static(sort_header(page.sort)));
-    headers.insert("x-search_after", header_value(&page.search_after_header()));
-    Ok(response)
+    Ok(page_response(page))
 }
 
 #[derive(Deserialize)]

@@ -7,6 +7,7 @@
 mod bench_cmd;
 mod enrich_cmd;
 mod generate_cmd;
+mod increment_cmd;
 mod ingest_cmd;
 mod keys_cmd;
 mod query_cmds;
@@ -66,6 +67,10 @@ enum Command {
     Export(query_cmds::ExportArgs),
     /// Saved views: create, list, show, delete, run, export.
     Views(views_cmd::ViewsArgs),
+    /// Export the next increment of the table (everything committed since the last one, or by
+    /// event-time window with --window/--lag) as gzipped JSON objects with a manifest, to a
+    /// directory or s3://; or backfill a past window with --from/--to.
+    ExportIncrement(increment_cmd::IncrementArgs),
     /// What the events say about a user or a host: attributes, state, logins, failures, IPs,
     /// countries, devices, applications, admin changes, signals.
     Enrich(enrich_cmd::EnrichArgs),
@@ -161,6 +166,7 @@ fn main() -> ExitCode {
             Command::Sql(args) => query_cmds::sql(args).await,
             Command::Export(args) => query_cmds::export(args).await,
             Command::Views(args) => views_cmd::run(args).await,
+            Command::ExportIncrement(args) => increment_cmd::run(args).await,
             Command::BenchQuery(args) => bench_cmd::run(args).await,
             Command::Serve(args) => serve::run(args).await,
             Command::Enrich(args) => enrich_cmd::run(args).await,

@@ -1,0 +1,496 @@
+//! Running an increment (or a backfill): plan, claim, write the objects, the manifest, then the
+//! checkpoint.
+
+use std::io::Write;
+use std::time::Instant;
+
+use bytes::Bytes;
+use deltalake::DeltaTable;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use futures::StreamExt;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+use insights_ingest::{EventTable, StoreLocation};
+
+use crate::dest::{Created, Destination};
+use crate::error::{Error, Result};
+use crate::source::{Chunk, read_rows};
+use crate::state::{
+    Checkpoint, Manifest, Mode, ObjectEntry, Plan, STATE_DIR, checkpoint_key, checkpoint_number,
+    claim_key, decode, encode, no_results_metric, now_rfc3339, rfc3339,
+};
+
+/// Raw bytes per data object before the next part begins.
+pub const DEFAULT_OBJECT_BYTES: u64 = 256 << 20;
+
+/// How increments are cut and written.
+#[derive(Debug, Clone)]
+pub struct IncrementConfig {
+    /// Export one organization only; `None` exports all.
+    pub organization: Option<String>,
+    /// `Some((window, lag))` in seconds cuts increments by event time; `None` by table version.
+    pub window: Option<(u64, u64)>,
+    /// Uncompressed bytes per data object (a larger increment is cut into parts).
+    pub object_bytes: u64,
+    /// gzip level, 0-9.
+    pub gzip_level: u32,
+}
+
+impl Default for IncrementConfig {
+    fn default() -> Self {
+        Self {
+            organization: None,
+            window: None,
+            object_bytes: DEFAULT_OBJECT_BYTES,
+            gzip_level: 6,
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// `exported`, `empty` (an increment without rows), or `backfilled`.
+    pub status: &'static str,
+    pub destination: String,
+    pub increment: u64,
+    /// True when the run completed an increment that an earlier (crashed or concurrent) run had
+    /// claimed.
+    pub resumed: bool,
+    pub rows: u64,
+    pub from_version: i64,
+    pub to_version: i64,
+    pub start: String,
+    pub end: String,
+    pub objects: Vec<ObjectEntry>,
+    pub manifest: Option<String>,
+    pub seconds: f64,
+}
+
+/// Stops the process at a named point when `INSIGHTS_FAILPOINT` names it: how the tests crash a
+/// run between writing the objects and the checkpoint.
+fn failpoint(name: &str) {
+    if std::env::var("INSIGHTS_FAILPOINT").is_ok_and(|v| v == name) {
+        eprintln!("failpoint {name}: aborting");
+        std::process::abort();
+    }
+}
+
+fn epoch_us() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+async fn open_table(store: &StoreLocation) -> Result<EventTable> {
+    EventTable::open(store).await.map_err(|e| Error::Table {
+        table: store.to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// The latest checkpoint of a destination, if any.
+pub async fn last_checkpoint<D: Destination>(dest: &D) -> Result<Option<Checkpoint>> {
+    let keys = dest.list(&format!("{STATE_DIR}/checkpoints/")).await?;
+    let Some(latest) = keys.iter().filter_map(|k| checkpoint_number(k)).max() else {
+        return Ok(None);
+    };
+    let key = checkpoint_key(latest);
+    let bytes = dest.get(&key).await?.ok_or_else(|| Error::State {
+        key: key.clone(),
+        message: "listed but not readable".into(),
+    })?;
+    decode(&key, &bytes).map(Some)
+}
+
+/// Exports the next increment of `store`'s table to `dest`: everything committed since the last
+/// checkpoint (cut to the event-time window in window mode). Prints the `NoResults` metric line
+/// when the increment has no rows.
+pub async fn run_increment<D: Destination>(
+    store: &StoreLocation,
+    dest: &D,
+    config: &IncrementConfig,
+) -> Result<Report> {
+    let started = Instant::now();
+    let table = open_table(store).await?;
+    let last = last_checkpoint(dest).await?;
+    let mode = match config.window {
+        Some((window_secs, lag_secs)) => {
+            if window_secs == 0 {
+                return Err(Error::config("--window", "must be longer than 0s"));
+            }
+            Mode::Window {
+                window_secs,
+                lag_secs,
+            }
+        }
+        None => Mode::Versions,
+    };
+    if let Some(last) = &last {
+        if std::mem::discriminant(&last.mode) != std::mem::discriminant(&mode) {
+            return Err(Error::config(
+                "--window",
+                format!(
+                    "{} holds increments cut {}; keep that mode or use another destination",
+                    dest.describe(),
+                    if matches!(last.mode, Mode::Versions) {
+                        "by table version (no --window)"
+                    } else {
+                        "by event-time window (--window)"
+                    }
+                ),
+            ));
+        }
+        if last.organization != config.organization {
+            return Err(Error::config(
+                "--org",
+                format!(
+                    "{} holds increments of {}; use another destination for {}",
+                    dest.describe(),
+                    last.organization.as_deref().unwrap_or("all organizations"),
+                    config.organization.as_deref().unwrap_or("all organizations"),
+                ),
+            ));
+        }
+    }
+    let increment = last.as_ref().map_or(1, |c| c.increment + 1);
+    let from_version = last.as_ref().map_or(-1, |c| c.version);
+    let previous_end = last.as_ref().map_or(0, |c| c.end_us);
+
+    let claim = claim_key(increment);
+    let (plan, resumed) = match dest.get(&claim).await? {
+        Some(bytes) => (decode::<Plan>(&claim, &bytes)?, true),
+        None => {
+            let to_version = table.version();
+            let now = epoch_us();
+            let end_us = match mode {
+                Mode::Window {
+                    window_secs,
+                    lag_secs,
+                } => {
+                    let window = i64::try_from(window_secs).unwrap_or(i64::MAX / 2) * 1_000_000;
+                    let lag = i64::try_from(lag_secs).unwrap_or(i64::MAX / 2) * 1_000_000;
+                    (now - lag).div_euclid(window) * window
+                }
+                _ => (now / 1000 * 1000).max(previous_end + 1000),
+            };
+            let nothing_new = match mode {
+                Mode::Window { .. } => end_us <= previous_end,
+                _ => to_version <= from_version,
+            };
+            if nothing_new {
+                println!(
+                    "{}",
+                    no_results_metric(&dest.describe(), config.organization.as_deref())
+                );
+                return Ok(Report {
+                    status: "empty",
+                    destination: dest.describe(),
+                    increment,
+                    resumed: false,
+                    rows: 0,
+                    from_version,
+                    to_version: from_version,
+                    start: rfc3339(previous_end),
+                    end: rfc3339(previous_end),
+                    objects: Vec::new(),
+                    manifest: None,
+                    seconds: started.elapsed().as_secs_f64(),
+                });
+            }
+            let plan = Plan {
+                increment,
+                organization: config.organization.clone(),
+                mode,
+                from_version,
+                to_version,
+                start_us: previous_end,
+                end_us,
+                object_bytes: config.object_bytes.max(1),
+                gzip_level: config.gzip_level.min(9),
+                claimed_at: now_rfc3339(),
+            };
+            match dest.put_new(&claim, encode(&plan)).await? {
+                Created::Written => (plan, false),
+                Created::AlreadyExists => {
+                    // Another run claimed this increment a moment ago: carry out its plan, which
+                    // writes the same objects (create-only), never a second copy of the rows.
+                    let bytes = dest.get(&claim).await?.ok_or_else(|| Error::State {
+                        key: claim.clone(),
+                        message: "claimed by another run but not readable".into(),
+                    })?;
+                    (decode::<Plan>(&claim, &bytes)?, true)
+                }
+            }
+        }
+    };
+
+    let written = write_plan(&table, &plan, dest).await?;
+    failpoint("export-before-checkpoint");
+    let checkpoint = Checkpoint {
+        increment: plan.increment,
+        organization: plan.organization.clone(),
+        mode: plan.mode,
+        version: plan.to_version,
+        end_us: plan.end_us,
+        rows: written.rows,
+        manifest: written.manifest.clone(),
+        completed_at: now_rfc3339(),
+    };
+    // AlreadyExists: a concurrent run completed the same plan; the increment is done either way.
+    dest.put_new(&checkpoint_key(plan.increment), encode(&checkpoint))
+        .await?;
+    if written.rows == 0 {
+        println!(
+            "{}",
+            no_results_metric(&dest.describe(), plan.organization.as_deref())
+        );
+    }
+    Ok(Report {
+        status: if written.rows == 0 { "empty" } else { "exported" },
+        destination: dest.describe(),
+        increment: plan.increment,
+        resumed,
+        rows: written.rows,
+        from_version: plan.from_version,
+        to_version: plan.to_version,
+        start: rfc3339(plan.start_us),
+        end: rfc3339(plan.end_us),
+        objects: written.objects,
+        manifest: written.manifest,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Exports the events of `[start_us, end_us)` at the table's latest version under `backfill/`,
+/// without touching the checkpoint. A window already backfilled is refused.
+pub async fn run_backfill<D: Destination>(
+    store: &StoreLocation,
+    dest: &D,
+    config: &IncrementConfig,
+    start_us: i64,
+    end_us: i64,
+) -> Result<Report> {
+    let started = Instant::now();
+    if end_us <= start_us {
+        return Err(Error::config(
+            "--to",
+            format!(
+                "{} is not after --from {}",
+                rfc3339(end_us),
+                rfc3339(start_us)
+            ),
+        ));
+    }
+    let table = open_table(store).await?;
+    let plan = Plan {
+        increment: 0,
+        organization: config.organization.clone(),
+        mode: Mode::Backfill,
+        from_version: -1,
+        to_version: table.version(),
+        start_us,
+        end_us,
+        object_bytes: config.object_bytes.max(1),
+        gzip_level: config.gzip_level.min(9),
+        claimed_at: now_rfc3339(),
+    };
+    if dest.get(&plan.manifest_key()).await?.is_some() {
+        return Err(Error::Destination {
+            destination: format!("{}/{}", dest.describe(), plan.manifest_key()),
+            message: "this window was already backfilled; exported objects are never overwritten"
+                .into(),
+        });
+    }
+    let written = write_plan(&table, &plan, dest).await?;
+    if written.rows == 0 {
+        println!(
+            "{}",
+            no_results_metric(&dest.describe(), plan.organization.as_deref())
+        );
+    }
+    Ok(Report {
+        status: if written.rows == 0 { "empty" } else { "backfilled" },
+        destination: dest.describe(),
+        increment: 0,
+        resumed: false,
+        rows: written.rows,
+        from_version: plan.from_version,
+        to_version: plan.to_version,
+        start: rfc3339(start_us),
+        end: rfc3339(end_us),
+        objects: written.objects,
+        manifest: written.manifest,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+struct Written {
+    rows: u64,
+    objects: Vec<ObjectEntry>,
+    manifest: Option<String>,
+}
+
+/// One compressed chunk: a complete gzip member.
+struct Member {
+    data: Vec<u8>,
+    raw_bytes: u64,
+    rows: u64,
+}
+
+fn compress(chunk: Chunk, level: u32) -> std::io::Result<Member> {
+    let raw_bytes = chunk.data.len() as u64;
+    let mut encoder = GzEncoder::new(
+        Vec::with_capacity(chunk.data.len() / 4),
+        Compression::new(level),
+    );
+    encoder.write_all(&chunk.data)?;
+    Ok(Member {
+        data: encoder.finish()?,
+        raw_bytes,
+        rows: chunk.rows,
+    })
+}
+
+/// Writes the data objects and the manifest of a plan (create-only; objects an earlier run of the
+/// same plan left are kept and listed as they are).
+async fn write_plan<D: Destination>(table: &EventTable, plan: &Plan, dest: &D) -> Result<Written> {
+    let mut delta: DeltaTable = table.delta().clone();
+    if table.version() != plan.to_version {
+        delta
+            .load_version(u64::try_from(plan.to_version).unwrap_or(0))
+            .await
+            .map_err(|e| Error::Table {
+                table: table.name().to_owned(),
+                message: format!("loading version {}: {e}", plan.to_version),
+            })?;
+    }
+    let (sender, receiver) = mpsc::channel::<Chunk>(2);
+    let reader = {
+        let plan = plan.clone();
+        tokio::spawn(async move { read_rows(&delta, &plan, sender).await })
+    };
+    let level = plan.gzip_level;
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut members = tokio_stream_of(receiver)
+        .map(move |chunk| tokio::task::spawn_blocking(move || compress(chunk, level)))
+        .buffered(workers);
+
+    let mut objects = Vec::new();
+    let mut part = Vec::new();
+    let (mut part_raw, mut part_rows, mut rows) = (0u64, 0u64, 0u64);
+    while let Some(member) = members.next().await {
+        let member = member
+            .map_err(|e| Error::io("compressing events", std::io::Error::other(e)))?
+            .map_err(|e| Error::io("compressing events", e))?;
+        part.extend_from_slice(&member.data);
+        part_raw += member.raw_bytes;
+        part_rows += member.rows;
+        rows += member.rows;
+        if part_raw >= plan.object_bytes {
+            let body = Bytes::from(std::mem::take(&mut part));
+            objects.push(put_object(dest, plan, objects.len(), body, part_rows).await?);
+            (part_raw, part_rows) = (0, 0);
+        }
+    }
+    reader
+        .await
+        .map_err(|e| Error::io("reading the table", std::io::Error::other(e)))??;
+    if part_rows > 0 {
+        let body = Bytes::from(part);
+        objects.push(put_object(dest, plan, objects.len(), body, part_rows).await?);
+    }
+    if rows == 0 {
+        return Ok(Written {
+            rows,
+            objects,
+            manifest: None,
+        });
+    }
+    let manifest = Manifest {
+        increment: plan.increment,
+        organization: plan.organization.clone(),
+        mode: plan.mode,
+        start: rfc3339(plan.start_us),
+        end: rfc3339(plan.end_us),
+        from_version: plan.from_version,
+        to_version: plan.to_version,
+        rows,
+        objects: objects.clone(),
+        created_at: now_rfc3339(),
+    };
+    let key = plan.manifest_key();
+    dest.put_new(&key, encode(&manifest)).await?;
+    Ok(Written {
+        rows,
+        objects,
+        manifest: Some(key),
+    })
+}
+
+fn tokio_stream_of<T: Send + 'static>(
+    mut receiver: mpsc::Receiver<T>,
+) -> impl futures::Stream<Item = T> {
+    futures::stream::poll_fn(move |cx| receiver.poll_recv(cx))
+}
+
+/// Creates one data object; when an earlier run of the same plan created it already, keeps that
+/// object and describes it as it is.
+async fn put_object<D: Destination>(
+    dest: &D,
+    plan: &Plan,
+    part: usize,
+    body: Bytes,
+    rows: u64,
+) -> Result<ObjectEntry> {
+    let key = plan.object_key(part);
+    match dest.put_new(&key, body.clone()).await? {
+        Created::Written => Ok(ObjectEntry {
+            key,
+            rows,
+            bytes: body.len() as u64,
+            sha256: hex::encode(Sha256::digest(&body)),
+        }),
+        Created::AlreadyExists => {
+            let existing = dest.get(&key).await?.ok_or_else(|| Error::Destination {
+                destination: format!("{}/{key}", dest.describe()),
+                message: "exists but is not readable".into(),
+            })?;
+            let existing_rows = count_lines(&existing).map_err(|e| Error::Destination {
+                destination: format!("{}/{key}", dest.describe()),
+                message: format!("an earlier run left an object that is not gzip: {e}"),
+            })?;
+            if existing_rows != rows {
+                return Err(Error::Destination {
+                    destination: format!("{}/{key}", dest.describe()),
+                    message: format!(
+                        "an earlier run left {existing_rows} events here where this increment has \
+                         {rows}; refusing to go on"
+                    ),
+                });
+            }
+            tracing::info!(object = %key, "kept the object an earlier run of this increment wrote");
+            Ok(ObjectEntry {
+                key,
+                rows,
+                bytes: existing.len() as u64,
+                sha256: hex::encode(Sha256::digest(&existing)),
+            })
+        }
+    }
+}
+
+fn count_lines(gz: &[u8]) -> std::io::Result<u64> {
+    use std::io::Read;
+    let mut decoder = flate2::read::MultiGzDecoder::new(gz);
+    let mut buffer = vec![0u8; 1 << 16];
+    let mut lines = 0u64;
+    loop {
+        let n = decoder.read(&mut buffer)?;
+        if n == 0 {
+            return Ok(lines);
+        }
+        lines += buffer[..n].iter().filter(|b| **b == b'\n').count() as u64;
+    }
+}

@@ -1,0 +1,306 @@
+//! The rows of a plan, in a fixed order, as chunks of newline-terminated raw events.
+//!
+//! Two sources make up an increment:
+//! - the table as of `to_version`, restricted to the plan's event-time window (window and
+//!   backfill modes, and the very first increment of versions mode);
+//! - the data files added by the commits `(from_version, to_version]`, restricted to events
+//!   *before* the window (late arrivals for windows already exported), or unrestricted in
+//!   versions mode. Compaction commits add no data and are skipped.
+//!
+//! Files are read in a fixed order (snapshot files by partition and path, then added files by
+//! version and position in the commit), so a re-run of the same plan cuts the same objects.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::TimestampMicrosecondType;
+use deltalake::DeltaTable;
+use deltalake::{FilterOp, FilterValue};
+use futures::TryStreamExt;
+use object_store::ObjectStore;
+use object_store::path::Path;
+use parquet::arrow::ProjectionMask;
+// ParquetObjectReader is deprecated in favour of hand-written AsyncFileReaders; it is the reader
+// deltalake itself uses over the same object store.
+#[allow(deprecated)]
+use parquet::arrow::async_reader::ParquetObjectReader;
+use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
+use serde::Deserialize;
+use tokio::sync::mpsc;
+
+use insights_schemas::column;
+
+use crate::error::{Error, Result};
+use crate::state::{Mode, Plan};
+
+/// Raw bytes gathered before a chunk is handed on to compression.
+pub const CHUNK_BYTES: usize = 4 << 20;
+
+/// Newline-terminated raw events.
+#[derive(Debug, Default)]
+pub struct Chunk {
+    pub data: Vec<u8>,
+    pub rows: u64,
+}
+
+/// One data file to read, with the half-open range of event times to keep.
+#[derive(Debug, Clone)]
+struct FileRead {
+    path: Path,
+    size: u64,
+    from_us: i64,
+    to_us: i64,
+}
+
+/// What a plan reads.
+struct Selection {
+    /// Rows of the table at `to_version` in this event-time range.
+    snapshot: Option<(i64, i64)>,
+    /// Rows of the files added after `from_version`, before this event time.
+    added_before: Option<i64>,
+}
+
+fn selection(plan: &Plan) -> Selection {
+    match plan.mode {
+        Mode::Versions if plan.from_version < 0 => Selection {
+            snapshot: Some((i64::MIN, i64::MAX)),
+            added_before: None,
+        },
+        Mode::Versions => Selection {
+            snapshot: None,
+            added_before: Some(i64::MAX),
+        },
+        Mode::Window { .. } => Selection {
+            snapshot: Some((plan.start_us, plan.end_us)),
+            added_before: (plan.from_version >= 0).then_some(plan.start_us),
+        },
+        Mode::Backfill => Selection {
+            snapshot: Some((plan.start_us, plan.end_us)),
+            added_before: None,
+        },
+    }
+}
+
+fn table_error(table: &DeltaTable, e: impl std::fmt::Display) -> Error {
+    Error::Table {
+        table: table.table_url().to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// The `YYYY-MM-DD` partition of an event time.
+fn date_of(us: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp_micros(us).map(|t| t.format("%Y-%m-%d").to_string())
+}
+
+/// Lists the files of a plan, in reading order. `table` must be loaded at `plan.to_version`.
+async fn files(table: &DeltaTable, plan: &Plan) -> Result<Vec<FileRead>> {
+    let selection = selection(plan);
+    let mut reads = Vec::new();
+    if let Some((from_us, to_us)) = selection.snapshot {
+        let filters: Vec<_> = plan
+            .organization
+            .as_deref()
+            .map(|org| (column::ORGANIZATION, FilterOp::Eq, FilterValue::Scalar(org)))
+            .into_iter()
+            .collect();
+        let first = (from_us > i64::MIN).then(|| date_of(from_us)).flatten();
+        let last = (to_us < i64::MAX).then(|| date_of(to_us - 1)).flatten();
+        let mut listed: Vec<(String, String, Path, u64)> = table
+            .get_active_add_actions_by_partitions(&filters)
+            .map_ok(|file| {
+                let partition = file.partition_values_map();
+                let value = |name: &str| partition.get(name).cloned().flatten().unwrap_or_default();
+                (
+                    value(column::DATE),
+                    file.path().to_string(),
+                    file.object_store_path(),
+                    u64::try_from(file.size()).unwrap_or(0),
+                )
+            })
+            .try_collect()
+            .await
+            .map_err(|e| table_error(table, e))?;
+        listed.retain(|(date, ..)| {
+            first.as_ref().is_none_or(|f| date >= f) && last.as_ref().is_none_or(|l| date <= l)
+        });
+        listed.sort();
+        reads.extend(listed.into_iter().map(|(_, _, path, size)| FileRead {
+            path,
+            size,
+            from_us,
+            to_us,
+        }));
+    }
+    if let Some(before) = selection.added_before {
+        for version in plan.from_version + 1..=plan.to_version {
+            for add in added_files(table, version).await? {
+                if let Some(org) = &plan.organization {
+                    if add.partition_values.get(column::ORGANIZATION).and_then(Option::as_ref)
+                        != Some(org)
+                    {
+                        continue;
+                    }
+                }
+                if before < i64::MAX {
+                    // A partition entirely at or after `before` cannot hold late rows.
+                    let date = add.partition_values.get(column::DATE).and_then(Option::as_ref);
+                    if let (Some(date), Some(limit)) = (date, date_of(before)) {
+                        if *date > limit {
+                            continue;
+                        }
+                    }
+                }
+                let path = Path::from_url_path(&add.path).map_err(|e| Error::Table {
+                    table: table.table_url().to_string(),
+                    message: format!("version {version} adds a file with a bad path: {e}"),
+                })?;
+                reads.push(FileRead {
+                    path,
+                    size: add.size,
+                    from_us: i64::MIN,
+                    to_us: before,
+                });
+            }
+        }
+    }
+    Ok(reads)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AddAction {
+    path: String,
+    #[serde(default)]
+    partition_values: HashMap<String, Option<String>>,
+    size: u64,
+    data_change: bool,
+}
+
+#[derive(Deserialize)]
+struct LogLine {
+    add: Option<AddAction>,
+}
+
+/// The data files a commit added with new rows (not the rewrites of a compaction).
+async fn added_files(table: &DeltaTable, version: i64) -> Result<Vec<AddAction>> {
+    let bytes = table
+        .log_store()
+        .read_commit_entry(u64::try_from(version).unwrap_or(0))
+        .await
+        .map_err(|e| table_error(table, format!("reading the commit of version {version}: {e}")))?
+        .ok_or_else(|| {
+            table_error(
+                table,
+                format!("the commit of version {version} is missing from the log"),
+            )
+        })?;
+    let mut adds = Vec::new();
+    for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let parsed: LogLine = serde_json::from_slice(line).map_err(|e| {
+            table_error(table, format!("the commit of version {version} is not valid: {e}"))
+        })?;
+        if let Some(add) = parsed.add.filter(|a| a.data_change) {
+            adds.push(add);
+        }
+    }
+    Ok(adds)
+}
+
+/// Sends the plan's rows as chunks of about [`CHUNK_BYTES`], in order. `table` must be loaded at
+/// `plan.to_version`.
+pub async fn read_rows(table: &DeltaTable, plan: &Plan, chunks: mpsc::Sender<Chunk>) -> Result<()> {
+    let files = files(table, plan).await?;
+    let store = table.object_store();
+    let mut chunk = Chunk::default();
+    for file in files {
+        if read_file(&store, &file, &mut chunk, &chunks).await? {
+            return Ok(());
+        }
+    }
+    if chunk.rows > 0 {
+        // A closed receiver means the export failed elsewhere; that error is the one reported.
+        let _ = chunks.send(chunk).await;
+    }
+    Ok(())
+}
+
+/// Appends the wanted rows of one file to `chunk`, handing on full chunks. True when the
+/// receiver has gone (the export failed elsewhere).
+async fn read_file(
+    store: &Arc<dyn ObjectStore>,
+    file: &FileRead,
+    chunk: &mut Chunk,
+    chunks: &mpsc::Sender<Chunk>,
+) -> Result<bool> {
+    let name = file.path.to_string();
+    let read_error = |e: &dyn std::fmt::Display| Error::Read {
+        file: name.clone(),
+        message: e.to_string(),
+    };
+    #[allow(deprecated)] // see the import
+    let reader = ParquetObjectReader::new(store.clone(), file.path.clone()).with_file_size(file.size);
+    let builder = ParquetRecordBatchStreamBuilder::new(reader)
+        .await
+        .map_err(|e| read_error(&e))?;
+    let mask = ProjectionMask::columns(builder.parquet_schema(), [column::RAW, column::TIMESTAMP]);
+    let mut stream = builder
+        .with_projection(mask)
+        .with_batch_size(8192)
+        .build()
+        .map_err(|e| read_error(&e))?;
+    while let Some(batch) = stream.try_next().await.map_err(|e| read_error(&e))? {
+        append_batch(&batch, file, chunk).map_err(|m| read_error(&m))?;
+        if chunk.data.len() >= CHUNK_BYTES {
+            let full = std::mem::replace(
+                chunk,
+                Chunk {
+                    data: Vec::with_capacity(CHUNK_BYTES + (CHUNK_BYTES >> 2)),
+                    rows: 0,
+                },
+            );
+            if chunks.send(full).await.is_err() {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+fn append_batch(batch: &RecordBatch, file: &FileRead, chunk: &mut Chunk) -> Result<(), String> {
+    let (Some(raw), Some(times)) = (
+        batch.column_by_name(column::RAW),
+        batch.column_by_name(column::TIMESTAMP),
+    ) else {
+        return Err("the file lacks the raw or timestamp column".into());
+    };
+    let times = times
+        .as_primitive_opt::<TimestampMicrosecondType>()
+        .ok_or_else(|| format!("timestamp has type {}", times.data_type()))?;
+    let keep = |i: usize| {
+        let t = times.value(i);
+        t >= file.from_us && t < file.to_us
+    };
+    let mut push = |value: &str| {
+        chunk.data.extend_from_slice(value.as_bytes());
+        chunk.data.push(b'\n');
+        chunk.rows += 1;
+    };
+    if let Some(values) = raw.as_string_opt::<i32>() {
+        (0..values.len())
+            .filter(|&i| values.is_valid(i) && keep(i))
+            .for_each(|i| push(values.value(i)));
+    } else if let Some(values) = raw.as_string_view_opt() {
+        (0..values.len())
+            .filter(|&i| values.is_valid(i) && keep(i))
+            .for_each(|i| push(values.value(i)));
+    } else if let Some(values) = raw.as_string_opt::<i64>() {
+        (0..values.len())
+            .filter(|&i| values.is_valid(i) && keep(i))
+            .for_each(|i| push(values.value(i)));
+    } else {
+        return Err(format!("raw has type {}", raw.data_type()));
+    }
+    Ok(())
+}

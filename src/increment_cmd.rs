@@ -69,7 +69,9 @@ pub async fn run(args: IncrementArgs) -> anyhow::Result<ExitCode> {
     let report = match (&args.from, &args.to) {
         (Some(from), Some(to)) => {
             if args.window.is_some() {
-                anyhow::bail!("--window: a backfill (--from/--to) takes its window from --from and --to");
+                anyhow::bail!(
+                    "--window: a backfill (--from/--to) takes its window from --from and --to"
+                );
             }
             let start = parse_timestamp_us(from).with_context(|| format!("--from {from:?}"))?;
             let end = parse_timestamp_us(to).with_context(|| format!("--to {to:?}"))?;

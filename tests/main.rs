@@ -8,6 +8,7 @@ mod decode;
 mod dedup;
 mod enrich;
 mod http;
+mod increment;
 mod maintenance;
 mod query;
 mod s3;

@@ -57,10 +57,11 @@ impl ObjectStoreDestination {
 
     /// Opens `dest` (a directory, created if missing, or `s3://bucket/prefix`).
     pub fn open(dest: &str) -> Result<Self> {
-        let location = insights_ingest::StoreLocation::parse(dest).map_err(|e| Error::Destination {
-            destination: dest.to_owned(),
-            message: e.to_string(),
-        })?;
+        let location =
+            insights_ingest::StoreLocation::parse(dest).map_err(|e| Error::Destination {
+                destination: dest.to_owned(),
+                message: e.to_string(),
+            })?;
         if let insights_ingest::StoreLocation::Local(dir) = &location {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::io(format!("creating the destination {}", dir.display()), e))?;
@@ -96,9 +97,10 @@ impl Destination for ObjectStoreDestination {
             .await
         {
             Ok(_) => Ok(Created::Written),
-            Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => {
-                Ok(Created::AlreadyExists)
-            }
+            Err(
+                object_store::Error::AlreadyExists { .. }
+                | object_store::Error::Precondition { .. },
+            ) => Ok(Created::AlreadyExists),
             Err(e) => Err(self.error(key, e)),
         }
     }

@@ -149,7 +149,10 @@ pub async fn run_increment<D: Destination>(
                     "{} holds increments of {}; use another destination for {}",
                     dest.describe(),
                     last.organization.as_deref().unwrap_or("all organizations"),
-                    config.organization.as_deref().unwrap_or("all organizations"),
+                    config
+                        .organization
+                        .as_deref()
+                        .unwrap_or("all organizations"),
                 ),
             ));
         }
@@ -248,7 +251,11 @@ pub async fn run_increment<D: Destination>(
         );
     }
     Ok(Report {
-        status: if written.rows == 0 { "empty" } else { "exported" },
+        status: if written.rows == 0 {
+            "empty"
+        } else {
+            "exported"
+        },
         destination: dest.describe(),
         increment: plan.increment,
         resumed,
@@ -311,7 +318,11 @@ pub async fn run_backfill<D: Destination>(
         );
     }
     Ok(Report {
-        status: if written.rows == 0 { "empty" } else { "backfilled" },
+        status: if written.rows == 0 {
+            "empty"
+        } else {
+            "backfilled"
+        },
         destination: dest.describe(),
         increment: 0,
         resumed: false,

@@ -137,7 +137,10 @@ async fn files(table: &DeltaTable, plan: &Plan) -> Result<Vec<FileRead>> {
         for version in plan.from_version + 1..=plan.to_version {
             for add in added_files(table, version).await? {
                 if let Some(org) = &plan.organization {
-                    if add.partition_values.get(column::ORGANIZATION).and_then(Option::as_ref)
+                    if add
+                        .partition_values
+                        .get(column::ORGANIZATION)
+                        .and_then(Option::as_ref)
                         != Some(org)
                     {
                         continue;
@@ -145,7 +148,10 @@ async fn files(table: &DeltaTable, plan: &Plan) -> Result<Vec<FileRead>> {
                 }
                 if before < i64::MAX {
                     // A partition entirely at or after `before` cannot hold late rows.
-                    let date = add.partition_values.get(column::DATE).and_then(Option::as_ref);
+                    let date = add
+                        .partition_values
+                        .get(column::DATE)
+                        .and_then(Option::as_ref);
                     if let (Some(date), Some(limit)) = (date, date_of(before)) {
                         if *date > limit {
                             continue;
@@ -189,7 +195,12 @@ async fn added_files(table: &DeltaTable, version: i64) -> Result<Vec<AddAction>>
         .log_store()
         .read_commit_entry(u64::try_from(version).unwrap_or(0))
         .await
-        .map_err(|e| table_error(table, format!("reading the commit of version {version}: {e}")))?
+        .map_err(|e| {
+            table_error(
+                table,
+                format!("reading the commit of version {version}: {e}"),
+            )
+        })?
         .ok_or_else(|| {
             table_error(
                 table,
@@ -199,7 +210,10 @@ async fn added_files(table: &DeltaTable, version: i64) -> Result<Vec<AddAction>>
     let mut adds = Vec::new();
     for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         let parsed: LogLine = serde_json::from_slice(line).map_err(|e| {
-            table_error(table, format!("the commit of version {version} is not valid: {e}"))
+            table_error(
+                table,
+                format!("the commit of version {version} is not valid: {e}"),
+            )
         })?;
         if let Some(add) = parsed.add.filter(|a| a.data_change) {
             adds.push(add);
@@ -213,9 +227,12 @@ async fn added_files(table: &DeltaTable, version: i64) -> Result<Vec<AddAction>>
 pub async fn read_rows(table: &DeltaTable, plan: &Plan, chunks: mpsc::Sender<Chunk>) -> Result<()> {
     let files = files(table, plan).await?;
     let store = table.object_store();
+    // Objects are cut at chunk boundaries, so a chunk is never larger than an object.
+    let chunk_bytes =
+        usize::try_from(plan.object_bytes).map_or(CHUNK_BYTES, |b| b.min(CHUNK_BYTES));
     let mut chunk = Chunk::default();
     for file in files {
-        if read_file(&store, &file, &mut chunk, &chunks).await? {
+        if read_file(&store, &file, chunk_bytes, &mut chunk, &chunks).await? {
             return Ok(());
         }
     }
@@ -231,6 +248,7 @@ pub async fn read_rows(table: &DeltaTable, plan: &Plan, chunks: mpsc::Sender<Chu
 async fn read_file(
     store: &Arc<dyn ObjectStore>,
     file: &FileRead,
+    chunk_bytes: usize,
     chunk: &mut Chunk,
     chunks: &mpsc::Sender<Chunk>,
 ) -> Result<bool> {
@@ -240,7 +258,8 @@ async fn read_file(
         message: e.to_string(),
     };
     #[allow(deprecated)] // see the import
-    let reader = ParquetObjectReader::new(store.clone(), file.path.clone()).with_file_size(file.size);
+    let reader =
+        ParquetObjectReader::new(store.clone(), file.path.clone()).with_file_size(file.size);
     let builder = ParquetRecordBatchStreamBuilder::new(reader)
         .await
         .map_err(|e| read_error(&e))?;
@@ -251,16 +270,10 @@ async fn read_file(
         .build()
         .map_err(|e| read_error(&e))?;
     while let Some(batch) = stream.try_next().await.map_err(|e| read_error(&e))? {
-        append_batch(&batch, file, chunk).map_err(|m| read_error(&m))?;
-        if chunk.data.len() >= CHUNK_BYTES {
-            let full = std::mem::replace(
-                chunk,
-                Chunk {
-                    data: Vec::with_capacity(CHUNK_BYTES + (CHUNK_BYTES >> 2)),
-                    rows: 0,
-                },
-            );
-            if chunks.send(full).await.is_err() {
+        let mut full = Vec::new();
+        append_batch(&batch, file, chunk_bytes, chunk, &mut full).map_err(|m| read_error(&m))?;
+        for ready in full {
+            if chunks.send(ready).await.is_err() {
                 return Ok(true);
             }
         }
@@ -268,7 +281,15 @@ async fn read_file(
     Ok(false)
 }
 
-fn append_batch(batch: &RecordBatch, file: &FileRead, chunk: &mut Chunk) -> Result<(), String> {
+/// Appends the wanted rows of `batch` to `chunk`, moving each chunk that reaches `chunk_bytes`
+/// to `full`.
+fn append_batch(
+    batch: &RecordBatch,
+    file: &FileRead,
+    chunk_bytes: usize,
+    chunk: &mut Chunk,
+    full: &mut Vec<Chunk>,
+) -> Result<(), String> {
     let (Some(raw), Some(times)) = (
         batch.column_by_name(column::RAW),
         batch.column_by_name(column::TIMESTAMP),
@@ -286,6 +307,13 @@ fn append_batch(batch: &RecordBatch, file: &FileRead, chunk: &mut Chunk) -> Resu
         chunk.data.extend_from_slice(value.as_bytes());
         chunk.data.push(b'\n');
         chunk.rows += 1;
+        if chunk.data.len() >= chunk_bytes {
+            let next = Chunk {
+                data: Vec::with_capacity(chunk_bytes + (chunk_bytes >> 3)),
+                rows: 0,
+            };
+            full.push(std::mem::replace(chunk, next));
+        }
     };
     if let Some(values) = raw.as_string_opt::<i32>() {
         (0..values.len())

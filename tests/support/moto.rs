@@ -77,6 +77,31 @@ impl Moto {
     }
 }
 
+impl Moto {
+    /// Copies every object under `bucket/prefix` into `dir` (keys relative to the prefix).
+    pub fn download(&self, bucket: &str, prefix: &str, dir: &std::path::Path) {
+        let status = Command::new("python3")
+            .args([
+                "-c",
+                "import os, sys, boto3\n\
+                 c = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1', \
+                 aws_access_key_id='test', aws_secret_access_key='test')\n\
+                 for page in c.get_paginator('list_objects_v2').paginate(Bucket=sys.argv[2], Prefix=sys.argv[3]):\n\
+                 \x20   for o in page.get('Contents', []):\n\
+                 \x20       path = os.path.join(sys.argv[4], o['Key'][len(sys.argv[3]):].lstrip('/'))\n\
+                 \x20       os.makedirs(os.path.dirname(path), exist_ok=True)\n\
+                 \x20       c.download_file(sys.argv[2], o['Key'], path)\n",
+                &self.endpoint,
+                bucket,
+                prefix,
+                dir.to_str().unwrap(),
+            ])
+            .status()
+            .expect("python3 with boto3 (installed with moto)");
+        assert!(status.success(), "downloading s3://{bucket}/{prefix}");
+    }
+}
+
 impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();

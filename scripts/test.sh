@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace. Installs what the tests need first (idempotent):
-# moto's S3-compatible server, which the S3 tests start on a free loopback port.
+# moto's S3-compatible server, which the S3 tests start on a free loopback port, and
+# cargo-lambda, whose Lambda runtime API emulator (`cargo lambda watch`) the Lambda test starts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v moto_server >/dev/null 2>&1; then
-  python3 -m pip install --quiet --disable-pip-version-check 'moto[server]>=5.1'
+need=()
+command -v moto_server >/dev/null 2>&1 || need+=('moto[server]>=5.1')
+command -v cargo-lambda >/dev/null 2>&1 || need+=('cargo-lambda>=1.8')
+if [ ${#need[@]} -gt 0 ]; then
+  python3 -m pip install --quiet --disable-pip-version-check "${need[@]}"
 fi
 # pyenv installs console scripts behind shims that need a rehash to appear on PATH.
 command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
-command -v moto_server >/dev/null 2>&1 || {
-  echo "moto_server is not on PATH after installing moto[server]" >&2
-  exit 1
-}
+for tool in moto_server cargo-lambda; do
+  command -v "$tool" >/dev/null 2>&1 || {
+    echo "$tool is not on PATH after installing it with pip" >&2
+    exit 1
+  }
+done
 
 cargo test --workspace --locked "$@"

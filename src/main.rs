@@ -89,7 +89,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// mimalloc settings for commands that run queries: freed memory goes back to the OS at once,
 /// and arenas are committed as they are used.
 ///
-/// Ingest keeps mimalloc's defaults (it reuses ~100 MB batches continuously). Queries and exports
+/// Ingest keeps mimalloc's defaults (it reuses ~100 MB batches continuously), and so does
+/// `export-increment`, whose memory is bounded by its object size and which runs ~20 % faster
+/// with them (fewer page faults on the per-batch buffers). Queries and exports
 /// run many short plans whose freed pages mimalloc would otherwise keep, which nearly doubles an
 /// export's peak resident memory. mimalloc reads these settings from the environment when the
 /// process starts, before `main`, so a query command sets them and re-executes itself once.
@@ -139,7 +141,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if !matches!(
         cli.command,
-        Command::Ingest(_) | Command::Generate(_) | Command::Serve(_)
+        Command::Ingest(_) | Command::Generate(_) | Command::Serve(_) | Command::ExportIncrement(_)
     ) {
         reexec_with_query_allocator_settings();
     }

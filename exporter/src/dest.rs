@@ -30,8 +30,8 @@ pub trait Destination: Send + Sync {
     /// The destination as a user names it (for messages).
     fn describe(&self) -> String;
 
-    /// Writes `body` at `key` unless an object exists there.
-    fn put_new(&self, key: &str, body: Bytes) -> impl Future<Output = Result<Created>> + Send;
+    /// Writes the concatenation of `body` at `key` unless an object exists there.
+    fn put_new(&self, key: &str, body: Vec<Bytes>) -> impl Future<Output = Result<Created>> + Send;
 
     /// Reads an object; `None` when there is none.
     fn get(&self, key: &str) -> impl Future<Output = Result<Option<Bytes>>> + Send;
@@ -86,14 +86,18 @@ impl Destination for ObjectStoreDestination {
         self.name.clone()
     }
 
-    async fn put_new(&self, key: &str, body: Bytes) -> Result<Created> {
+    async fn put_new(&self, key: &str, body: Vec<Bytes>) -> Result<Created> {
         let options = PutOptions {
             mode: PutMode::Create,
             ..Default::default()
         };
         match self
             .store
-            .put_opts(&Path::from(key), PutPayload::from_bytes(body), options)
+            .put_opts(
+                &Path::from(key),
+                body.into_iter().collect::<PutPayload>(),
+                options,
+            )
             .await
         {
             Ok(_) => Ok(Created::Written),

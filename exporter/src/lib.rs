@@ -25,7 +25,8 @@ pub use dest::{Created, Destination, ObjectStoreDestination};
 pub use error::{Error, Result};
 pub use insights_ingest::StoreLocation;
 pub use run::{
-    DEFAULT_OBJECT_BYTES, IncrementConfig, Report, last_checkpoint, run_backfill, run_increment,
+    DEFAULT_GZIP_LEVEL, DEFAULT_OBJECT_BYTES, IncrementConfig, Report, last_checkpoint,
+    run_backfill, run_increment,
 };
 pub use state::{
     Checkpoint, Manifest, Mode, OBJECT_PREFIX, ObjectEntry, Plan, STATE_DIR, name_time,

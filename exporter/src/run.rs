@@ -1,7 +1,9 @@
 //! Running an increment (or a backfill): plan, claim, write the objects, the manifest, then the
 //! checkpoint.
 
+use std::future::Future;
 use std::io::Write;
+use std::pin::Pin;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -26,6 +28,10 @@ use crate::state::{
 /// Raw bytes per data object before the next part begins.
 pub const DEFAULT_OBJECT_BYTES: u64 = 256 << 20;
 
+/// gzip level of the data objects by default: level 1 exports 1,000,000 events in about 2.5 s on
+/// two cores, level 6 in about 6 s for objects 40 % smaller (see the README).
+pub const DEFAULT_GZIP_LEVEL: u32 = 1;
+
 /// How increments are cut and written.
 #[derive(Debug, Clone)]
 pub struct IncrementConfig {
@@ -45,7 +51,7 @@ impl Default for IncrementConfig {
             organization: None,
             window: None,
             object_bytes: DEFAULT_OBJECT_BYTES,
-            gzip_level: 6,
+            gzip_level: DEFAULT_GZIP_LEVEL,
         }
     }
 }
@@ -214,7 +220,7 @@ pub async fn run_increment<D: Destination>(
                 gzip_level: config.gzip_level.min(9),
                 claimed_at: now_rfc3339(),
             };
-            match dest.put_new(&claim, encode(&plan)).await? {
+            match dest.put_new(&claim, vec![encode(&plan)]).await? {
                 Created::Written => (plan, false),
                 Created::AlreadyExists => {
                     // Another run claimed this increment a moment ago: carry out its plan, which
@@ -242,7 +248,7 @@ pub async fn run_increment<D: Destination>(
         completed_at: now_rfc3339(),
     };
     // AlreadyExists: a concurrent run completed the same plan; the increment is done either way.
-    dest.put_new(&checkpoint_key(plan.increment), encode(&checkpoint))
+    dest.put_new(&checkpoint_key(plan.increment), vec![encode(&checkpoint)])
         .await?;
     if written.rows == 0 {
         println!(
@@ -343,6 +349,26 @@ struct Written {
     manifest: Option<String>,
 }
 
+/// The members of one data object, with its digest so far.
+#[derive(Default)]
+struct Part {
+    members: Vec<Bytes>,
+    digest: Sha256,
+    bytes: u64,
+    raw_bytes: u64,
+    rows: u64,
+}
+
+impl Part {
+    fn add(&mut self, member: Member) {
+        self.digest.update(&member.data);
+        self.bytes += member.data.len() as u64;
+        self.raw_bytes += member.raw_bytes;
+        self.rows += member.rows;
+        self.members.push(Bytes::from(member.data));
+    }
+}
+
 /// One compressed chunk: a complete gzip member.
 struct Member {
     data: Vec<u8>,
@@ -388,29 +414,45 @@ async fn write_plan<D: Destination>(table: &EventTable, plan: &Plan, dest: &D) -
         .map(move |chunk| tokio::task::spawn_blocking(move || compress(chunk, level)))
         .buffered(workers);
 
+    // One object uploads while the next one is compressed; objects complete in order.
     let mut objects = Vec::new();
-    let mut part = Vec::new();
-    let (mut part_raw, mut part_rows, mut rows) = (0u64, 0u64, 0u64);
-    while let Some(member) = members.next().await {
+    let mut upload: Option<Pin<Box<dyn Future<Output = Result<ObjectEntry>> + Send + '_>>> = None;
+    let mut part = Part::default();
+    let mut rows = 0u64;
+    loop {
+        let next = match upload.as_mut() {
+            Some(pending) => tokio::select! {
+                done = pending => {
+                    objects.push(done?);
+                    upload = None;
+                    continue;
+                }
+                member = members.next() => member,
+            },
+            None => members.next().await,
+        };
+        let Some(member) = next else { break };
         let member = member
             .map_err(|e| Error::io("compressing events", std::io::Error::other(e)))?
             .map_err(|e| Error::io("compressing events", e))?;
-        part.extend_from_slice(&member.data);
-        part_raw += member.raw_bytes;
-        part_rows += member.rows;
         rows += member.rows;
-        if part_raw >= plan.object_bytes {
-            let body = Bytes::from(std::mem::take(&mut part));
-            objects.push(put_object(dest, plan, objects.len(), body, part_rows).await?);
-            (part_raw, part_rows) = (0, 0);
+        part.add(member);
+        if part.raw_bytes >= plan.object_bytes {
+            if let Some(pending) = upload.take() {
+                objects.push(pending.await?);
+            }
+            let full = std::mem::take(&mut part);
+            upload = Some(Box::pin(put_object(dest, plan, objects.len(), full)));
         }
+    }
+    if let Some(pending) = upload.take() {
+        objects.push(pending.await?);
     }
     reader
         .await
         .map_err(|e| Error::io("reading the table", std::io::Error::other(e)))??;
-    if part_rows > 0 {
-        let body = Bytes::from(part);
-        objects.push(put_object(dest, plan, objects.len(), body, part_rows).await?);
+    if part.rows > 0 {
+        objects.push(put_object(dest, plan, objects.len(), part).await?);
     }
     if rows == 0 {
         return Ok(Written {
@@ -432,7 +474,7 @@ async fn write_plan<D: Destination>(table: &EventTable, plan: &Plan, dest: &D) -
         created_at: now_rfc3339(),
     };
     let key = plan.manifest_key();
-    dest.put_new(&key, encode(&manifest)).await?;
+    dest.put_new(&key, vec![encode(&manifest)]).await?;
     Ok(Written {
         rows,
         objects,
@@ -451,17 +493,23 @@ fn tokio_stream_of<T: Send + 'static>(
 async fn put_object<D: Destination>(
     dest: &D,
     plan: &Plan,
-    part: usize,
-    body: Bytes,
-    rows: u64,
+    index: usize,
+    part: Part,
 ) -> Result<ObjectEntry> {
-    let key = plan.object_key(part);
-    match dest.put_new(&key, body.clone()).await? {
+    let key = plan.object_key(index);
+    let Part {
+        members,
+        digest,
+        bytes,
+        rows,
+        ..
+    } = part;
+    match dest.put_new(&key, members).await? {
         Created::Written => Ok(ObjectEntry {
             key,
             rows,
-            bytes: body.len() as u64,
-            sha256: hex::encode(Sha256::digest(&body)),
+            bytes,
+            sha256: hex::encode(digest.finalize()),
         }),
         Created::AlreadyExists => {
             let existing = dest.get(&key).await?.ok_or_else(|| Error::Destination {

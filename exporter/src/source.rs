@@ -266,7 +266,7 @@ async fn read_file(
     let mask = ProjectionMask::columns(builder.parquet_schema(), [column::RAW, column::TIMESTAMP]);
     let mut stream = builder
         .with_projection(mask)
-        .with_batch_size(8192)
+        .with_batch_size(1024)
         .build()
         .map_err(|e| read_error(&e))?;
     while let Some(batch) = stream.try_next().await.map_err(|e| read_error(&e))? {

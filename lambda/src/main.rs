@@ -28,8 +28,8 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
 use insights_exporter::{
-    Created, DEFAULT_OBJECT_BYTES, Destination, Error, IncrementConfig, Result, StoreLocation,
-    parse_duration, run_backfill, run_increment, unit_seconds,
+    Created, DEFAULT_GZIP_LEVEL, DEFAULT_OBJECT_BYTES, Destination, Error, IncrementConfig, Result,
+    StoreLocation, parse_duration, run_backfill, run_increment, unit_seconds,
 };
 
 /// A destination bucket and prefix, written with aws-sdk-s3.
@@ -57,6 +57,18 @@ impl S3Destination {
     }
 }
 
+/// One buffer of the parts (a single part is passed through without copying).
+fn concatenate(mut parts: Vec<Bytes>) -> Bytes {
+    if parts.len() == 1 {
+        return parts.pop().unwrap_or_default();
+    }
+    let mut all = bytes::BytesMut::with_capacity(parts.iter().map(Bytes::len).sum());
+    for part in parts {
+        all.extend_from_slice(&part);
+    }
+    all.freeze()
+}
+
 /// The message of an SDK error with its service code, when there is one.
 fn describe<E>(e: &aws_sdk_s3::error::SdkError<E>) -> String
 where
@@ -78,7 +90,8 @@ impl Destination for S3Destination {
         }
     }
 
-    async fn put_new(&self, key: &str, body: Bytes) -> Result<Created> {
+    async fn put_new(&self, key: &str, body: Vec<Bytes>) -> Result<Created> {
+        let body = concatenate(body);
         let mut attempt = 0;
         loop {
             let sent = self
@@ -210,7 +223,7 @@ async fn settings() -> Result<Settings> {
             .ok()
             .filter(|l| *l <= 9)
             .ok_or_else(|| Error::config("GZIP_LEVEL", format!("{v:?} is not 0-9")))?,
-        None => 6,
+        None => DEFAULT_GZIP_LEVEL,
     };
 
     let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;

@@ -313,6 +313,36 @@ fn version_increments_export_every_committed_event_exactly_once() {
         .unwrap()
         .count();
     assert_eq!(checkpoints, 6);
+
+    // One organization's increments hold its events and no other's; the destination keeps it.
+    let (report, _) = bench.export(&["--dest", "s3://archive/one-org", "--org", "org-d"], &[]);
+    assert_eq!(report["rows"], 501, "{report}");
+    let one = bench.download("one-org");
+    let lines = exported_lines(&one);
+    let expected: BTreeSet<String> = bench
+        .table_rows()
+        .into_iter()
+        .filter(|r| r.organization == "org-d")
+        .map(|r| r.raw)
+        .collect();
+    assert!(
+        lines == expected,
+        "the org-d increment differs from org-d's rows"
+    );
+    let other = bench.cli(
+        &[
+            "export-increment",
+            "--store",
+            TABLE,
+            "--dest",
+            "s3://archive/one-org",
+            "--org",
+            "org-e",
+        ],
+        &[],
+    );
+    assert!(!other.status.success());
+    assert!(stderr(&other).contains("--org"), "{}", stderr(&other));
 }
 
 #[test]

@@ -90,6 +90,10 @@ async fn metrics(State(app): Shared) -> Response {
         .into_response()
 }
 
+/// How much of an over-limit body is read and discarded before the 413 answer, so that a client
+/// still sending receives the answer instead of a reset connection.
+const DRAIN_BYTES: usize = 64 << 20;
+
 /// Reads a body up to the service's limit.
 async fn read_body(app: &App, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
     let too_large = || {
@@ -103,21 +107,37 @@ async fn read_body(app: &App, headers: &HeaderMap, body: Body) -> Result<Bytes, 
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > app.max_body_bytes) {
+    let mut stream = body.into_data_stream();
+    let mut collected = bytes::BytesMut::new();
+    let mut over = declared.is_some_and(|n| n > app.max_body_bytes);
+    let mut seen = 0usize;
+    loop {
+        let frame = match stream.try_next().await {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(e) if over => {
+                tracing::debug!(error = %e, "over-limit body ended early");
+                break;
+            }
+            Err(e) => return Err(ApiError::bad_request(format!("reading the body: {e:#}"))),
+        };
+        seen = seen.saturating_add(frame.len());
+        if !over && collected.len() + frame.len() > app.max_body_bytes {
+            over = true;
+            collected = bytes::BytesMut::new();
+        }
+        if over {
+            if seen > DRAIN_BYTES {
+                break;
+            }
+        } else {
+            collected.extend_from_slice(&frame);
+        }
+    }
+    if over {
         return Err(too_large());
     }
-    axum::body::to_bytes(body, app.max_body_bytes)
-        .await
-        .map_err(|e| {
-            let text = format!("{e:#}");
-            if std::error::Error::source(&e).is_some_and(|s| s.to_string().contains("length limit"))
-                || text.contains("length limit")
-            {
-                too_large()
-            } else {
-                ApiError::bad_request(format!("reading the body: {text}"))
-            }
-        })
+    Ok(collected.freeze())
 }
 
 /// Runs a query under the concurrency limit and the request timeout, refreshing the table

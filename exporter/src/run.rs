@@ -250,30 +250,7 @@ pub async fn run_increment<D: Destination>(
     // AlreadyExists: a concurrent run completed the same plan; the increment is done either way.
     dest.put_new(&checkpoint_key(plan.increment), vec![encode(&checkpoint)])
         .await?;
-    if written.rows == 0 {
-        println!(
-            "{}",
-            no_results_metric(&dest.describe(), plan.organization.as_deref())
-        );
-    }
-    Ok(Report {
-        status: if written.rows == 0 {
-            "empty"
-        } else {
-            "exported"
-        },
-        destination: dest.describe(),
-        increment: plan.increment,
-        resumed,
-        rows: written.rows,
-        from_version: plan.from_version,
-        to_version: plan.to_version,
-        start: rfc3339(plan.start_us),
-        end: rfc3339(plan.end_us),
-        objects: written.objects,
-        manifest: written.manifest,
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    Ok(report(dest, &plan, written, resumed, "exported", started))
 }
 
 /// Exports the events of `[start_us, end_us)` at the table's latest version under `backfill/`,
@@ -317,30 +294,39 @@ pub async fn run_backfill<D: Destination>(
         });
     }
     let written = write_plan(&table, &plan, dest).await?;
+    Ok(report(dest, &plan, written, false, "backfilled", started))
+}
+
+/// The report of a run that wrote `written` for `plan`; prints the `NoResults` metric line when
+/// the plan had no rows.
+fn report<D: Destination>(
+    dest: &D,
+    plan: &Plan,
+    written: Written,
+    resumed: bool,
+    status: &'static str,
+    started: Instant,
+) -> Report {
     if written.rows == 0 {
         println!(
             "{}",
             no_results_metric(&dest.describe(), plan.organization.as_deref())
         );
     }
-    Ok(Report {
-        status: if written.rows == 0 {
-            "empty"
-        } else {
-            "backfilled"
-        },
+    Report {
+        status: if written.rows == 0 { "empty" } else { status },
         destination: dest.describe(),
-        increment: 0,
-        resumed: false,
+        increment: plan.increment,
+        resumed,
         rows: written.rows,
         from_version: plan.from_version,
         to_version: plan.to_version,
-        start: rfc3339(start_us),
-        end: rfc3339(end_us),
+        start: rfc3339(plan.start_us),
+        end: rfc3339(plan.end_us),
         objects: written.objects,
         manifest: written.manifest,
         seconds: started.elapsed().as_secs_f64(),
-    })
+    }
 }
 
 struct Written {

@@ -136,27 +136,21 @@ async fn files(table: &DeltaTable, plan: &Plan) -> Result<Vec<FileRead>> {
     if let Some(before) = selection.added_before {
         for version in plan.from_version + 1..=plan.to_version {
             for add in added_files(table, version).await? {
-                if let Some(org) = &plan.organization {
-                    if add
-                        .partition_values
-                        .get(column::ORGANIZATION)
-                        .and_then(Option::as_ref)
-                        != Some(org)
-                    {
-                        continue;
-                    }
+                let partition =
+                    |name: &str| add.partition_values.get(name).and_then(Option::as_ref);
+                if plan
+                    .organization
+                    .as_ref()
+                    .is_some_and(|org| partition(column::ORGANIZATION) != Some(org))
+                {
+                    continue;
                 }
-                if before < i64::MAX {
-                    // A partition entirely at or after `before` cannot hold late rows.
-                    let date = add
-                        .partition_values
-                        .get(column::DATE)
-                        .and_then(Option::as_ref);
-                    if let (Some(date), Some(limit)) = (date, date_of(before)) {
-                        if *date > limit {
-                            continue;
-                        }
-                    }
+                // A partition entirely at or after `before` cannot hold late rows.
+                if let (true, Some(date), Some(limit)) =
+                    (before < i64::MAX, partition(column::DATE), date_of(before))
+                    && *date > limit
+                {
+                    continue;
                 }
                 let path = Path::from_url_path(&add.path).map_err(|e| Error::Table {
                     table: table.table_url().to_string(),

@@ -704,7 +704,7 @@ impl QueryEngine {
             .await?;
         for batch in &batches {
             let ids = cast(batch.column(0), &DataType::Utf8)?;
-            if ids.len() > 0 && ids.is_valid(0) {
+            if !ids.is_empty() && ids.is_valid(0) {
                 return Ok(Some(ids.as_string::<i32>().value(0).to_owned()));
             }
         }

@@ -87,25 +87,49 @@ impl Destination for ObjectStoreDestination {
     }
 
     async fn put_new(&self, key: &str, body: Vec<Bytes>) -> Result<Created> {
-        let options = PutOptions {
-            mode: PutMode::Create,
-            ..Default::default()
-        };
-        match self
-            .store
-            .put_opts(
-                &Path::from(key),
-                body.into_iter().collect::<PutPayload>(),
-                options,
-            )
-            .await
-        {
-            Ok(_) => Ok(Created::Written),
-            Err(
-                object_store::Error::AlreadyExists { .. }
-                | object_store::Error::Precondition { .. },
-            ) => Ok(Created::AlreadyExists),
-            Err(e) => Err(self.error(key, e)),
+        let location = Path::from(key);
+        let payload: PutPayload = body.into_iter().collect();
+        let mut attempt = 0u64;
+        loop {
+            let options = PutOptions {
+                mode: PutMode::Create,
+                ..Default::default()
+            };
+            match self
+                .store
+                .put_opts(&location, payload.clone(), options)
+                .await
+            {
+                Ok(_) => return Ok(Created::Written),
+                Err(
+                    object_store::Error::AlreadyExists { .. }
+                    | object_store::Error::Precondition { .. },
+                ) => {
+                    // S3 also answers 409 while a concurrent create of the key is in flight; the
+                    // object is then not there yet. Try again until one of the writes won.
+                    match self.store.head(&location).await {
+                        Ok(_) => return Ok(Created::AlreadyExists),
+                        Err(object_store::Error::NotFound { .. }) if attempt < 5 => {
+                            attempt += 1;
+                            tokio::time::sleep(std::time::Duration::from_millis(200 * attempt))
+                                .await;
+                        }
+                        Err(object_store::Error::NotFound { .. }) => {
+                            return Err(self.error(
+                                key,
+                                object_store::Error::Generic {
+                                    store: "destination",
+                                    source: "a create-only write kept conflicting with another \
+                                             write that never completed"
+                                        .into(),
+                                },
+                            ));
+                        }
+                        Err(e) => return Err(self.error(key, e)),
+                    }
+                }
+                Err(e) => return Err(self.error(key, e)),
+            }
         }
     }
 

@@ -85,6 +85,10 @@ fn failpoint(name: &str) {
     }
 }
 
+/// Where the first increment starts: 0000-01-01T00:00:00Z, the earliest time an event may carry,
+/// so that the first increment holds the whole history.
+pub const FIRST_START_US: i64 = -62_167_219_200_000_000;
+
 fn epoch_us() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
@@ -119,8 +123,10 @@ pub async fn run_increment<D: Destination>(
     config: &IncrementConfig,
 ) -> Result<Report> {
     let started = Instant::now();
-    let table = open_table(store).await?;
+    // The checkpoint first: a table opened after it is at least at its version, so a plan never
+    // reads an older version than the last increment did.
     let last = last_checkpoint(dest).await?;
+    let table = open_table(store).await?;
     let mode = match config.window {
         Some((window_secs, lag_secs)) => {
             if window_secs == 0 {
@@ -165,7 +171,18 @@ pub async fn run_increment<D: Destination>(
     }
     let increment = last.as_ref().map_or(1, |c| c.increment + 1);
     let from_version = last.as_ref().map_or(-1, |c| c.version);
-    let previous_end = last.as_ref().map_or(0, |c| c.end_us);
+    let previous_end = last.as_ref().map_or(FIRST_START_US, |c| c.end_us);
+    if table.version() < from_version {
+        return Err(Error::Table {
+            table: store.to_string(),
+            message: format!(
+                "is at version {} but {} already exported up to version {from_version}; is this \
+                 the table the destination's increments came from?",
+                table.version(),
+                dest.describe()
+            ),
+        });
+    }
 
     let claim = claim_key(increment);
     let (plan, resumed) = match dest.get(&claim).await? {
@@ -178,9 +195,18 @@ pub async fn run_increment<D: Destination>(
                     window_secs,
                     lag_secs,
                 } => {
-                    let window = i64::try_from(window_secs).unwrap_or(i64::MAX / 2) * 1_000_000;
-                    let lag = i64::try_from(lag_secs).unwrap_or(i64::MAX / 2) * 1_000_000;
-                    (now - lag).div_euclid(window) * window
+                    let micros = |secs: u64| {
+                        i64::try_from(secs)
+                            .ok()
+                            .and_then(|s| s.checked_mul(1_000_000))
+                    };
+                    let too_long = |setting: &str| {
+                        Error::config(setting, "is longer than the time since year 0")
+                    };
+                    let window = micros(window_secs).ok_or_else(|| too_long("--window"))?;
+                    let lag = micros(lag_secs).ok_or_else(|| too_long("--lag"))?;
+                    let closed = now.checked_sub(lag).ok_or_else(|| too_long("--lag"))?;
+                    closed.div_euclid(window).saturating_mul(window)
                 }
                 _ => (now / 1000 * 1000).max(previous_end + 1000),
             };
@@ -293,8 +319,24 @@ pub async fn run_backfill<D: Destination>(
                 .into(),
         });
     }
+    // Like an increment, a backfill claims its plan first, so that a re-run after a crash reads
+    // the same table version and cuts the same objects.
+    let claim = plan.backfill_claim_key();
+    let (plan, resumed) = match dest.get(&claim).await? {
+        Some(bytes) => (decode::<Plan>(&claim, &bytes)?, true),
+        None => match dest.put_new(&claim, vec![encode(&plan)]).await? {
+            Created::Written => (plan, false),
+            Created::AlreadyExists => {
+                let bytes = dest.get(&claim).await?.ok_or_else(|| Error::State {
+                    key: format!("{}/{claim}", dest.describe()),
+                    message: "claimed by another run but not readable".into(),
+                })?;
+                (decode::<Plan>(&claim, &bytes)?, true)
+            }
+        },
+    };
     let written = write_plan(&table, &plan, dest).await?;
-    Ok(report(dest, &plan, written, false, "backfilled", started))
+    Ok(report(dest, &plan, written, resumed, "backfilled", started))
 }
 
 /// The report of a run that wrote `written` for `plan`; prints the `NoResults` metric line when
@@ -390,10 +432,10 @@ async fn write_plan<D: Destination>(table: &EventTable, plan: &Plan, dest: &D) -
             })?;
     }
     let (sender, receiver) = mpsc::channel::<Chunk>(2);
-    let reader = {
+    let mut reader = AbortOnDrop({
         let plan = plan.clone();
         tokio::spawn(async move { read_rows(&delta, &plan, sender).await })
-    };
+    });
     let level = plan.gzip_level;
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let mut members = tokio_stream_of(receiver)
@@ -434,9 +476,10 @@ async fn write_plan<D: Destination>(table: &EventTable, plan: &Plan, dest: &D) -
     if let Some(pending) = upload.take() {
         objects.push(pending.await?);
     }
-    reader
-        .await
-        .map_err(|e| Error::io("reading the table", std::io::Error::other(e)))??;
+    (&mut reader.0).await.map_err(|e| Error::Table {
+        table: table.name().to_owned(),
+        message: format!("the reading task failed: {e}"),
+    })??;
     if part.rows > 0 {
         objects.push(put_object(dest, plan, objects.len(), part).await?);
     }
@@ -466,6 +509,16 @@ async fn write_plan<D: Destination>(table: &EventTable, plan: &Plan, dest: &D) -
         objects,
         manifest: Some(key),
     })
+}
+
+/// Stops the table reader when the export returns early (an upload failed), instead of letting
+/// it read on in the background.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 fn tokio_stream_of<T: Send + 'static>(

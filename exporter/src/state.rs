@@ -76,10 +76,19 @@ impl Plan {
             name_time(self.start_us),
             name_time(self.end_us)
         );
-        match self.mode {
-            Mode::Backfill => format!("{BACKFILL_DIR}/{name}"),
+        match (self.mode, &self.organization) {
+            (Mode::Backfill, Some(org)) => format!("{BACKFILL_DIR}/{org}/{name}"),
+            (Mode::Backfill, None) => format!("{BACKFILL_DIR}/{name}"),
             _ => name,
         }
+    }
+
+    /// Where a backfill keeps its plan while it runs.
+    pub fn backfill_claim_key(&self) -> String {
+        format!(
+            "{STATE_DIR}/backfills/{}.json",
+            self.base_name().replace('/', "_")
+        )
     }
 }
 

@@ -217,7 +217,7 @@ fn scheduled_and_manual_invocations_under_the_runtime_emulator() {
     assert_eq!(report["rows"], 3000);
     let name = report["objects"][0]["key"].as_str().unwrap();
     assert!(
-        name.starts_with("jc_directoryinsights_1970-01-01T00-00-00Z_"),
+        name.starts_with("jc_directoryinsights_0000-01-01T00-00-00Z_"),
         "{name}"
     );
     assert!(

@@ -233,7 +233,7 @@ fn version_increments_export_every_committed_event_exactly_once() {
     bench.ingest_lines(&fourth);
     let crashed = bench.cli(
         &["export-increment", "--store", TABLE, "--dest", dest],
-        &[("INSIGHTS_FAILPOINT", "export-before-checkpoint")],
+        &[("INSIGHTS_FAILPOINT", "export-before-manifest")],
     );
     assert!(!crashed.status.success());
     let seen = bench.download("di");
@@ -429,8 +429,15 @@ fn window_increments_wait_for_closed_windows_and_take_late_events_once() {
     // A backfill of a past window: exactly the events of that window, under backfill/, once.
     let from = (now - Duration::minutes(60)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let to = (now - Duration::minutes(30)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    // The first attempt dies after its objects; the re-run completes the claimed backfill.
+    let crashed = bench.cli(
+        &["export-increment", "--store", TABLE, "--dest", dest, "--from", &from, "--to", &to],
+        &[("INSIGHTS_FAILPOINT", "export-before-manifest")],
+    );
+    assert!(!crashed.status.success());
     let (report, _) = bench.export(&["--dest", dest, "--from", &from, "--to", &to], &[]);
     assert_eq!(report["status"], "backfilled");
+    assert_eq!(report["resumed"], true, "{report}");
     let range = |t: &str| {
         chrono::DateTime::parse_from_rfc3339(t)
             .unwrap()

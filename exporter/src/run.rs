@@ -77,7 +77,7 @@ pub struct Report {
 }
 
 /// Stops the process at a named point when `INSIGHTS_FAILPOINT` names it: how the tests crash a
-/// run between writing the objects and the checkpoint.
+/// run after its data objects, before its manifest and checkpoint.
 fn failpoint(name: &str) {
     if std::env::var("INSIGHTS_FAILPOINT").is_ok_and(|v| v == name) {
         eprintln!("failpoint {name}: aborting");
@@ -246,23 +246,11 @@ pub async fn run_increment<D: Destination>(
                 gzip_level: config.gzip_level.min(9),
                 claimed_at: now_rfc3339(),
             };
-            match dest.put_new(&claim, vec![encode(&plan)]).await? {
-                Created::Written => (plan, false),
-                Created::AlreadyExists => {
-                    // Another run claimed this increment a moment ago: carry out its plan, which
-                    // writes the same objects (create-only), never a second copy of the rows.
-                    let bytes = dest.get(&claim).await?.ok_or_else(|| Error::State {
-                        key: claim.clone(),
-                        message: "claimed by another run but not readable".into(),
-                    })?;
-                    (decode::<Plan>(&claim, &bytes)?, true)
-                }
-            }
+            claim_plan(dest, &claim, plan).await?
         }
     };
 
     let written = write_plan(&table, &plan, dest).await?;
-    failpoint("export-before-checkpoint");
     let checkpoint = Checkpoint {
         increment: plan.increment,
         organization: plan.organization.clone(),
@@ -324,19 +312,26 @@ pub async fn run_backfill<D: Destination>(
     let claim = plan.backfill_claim_key();
     let (plan, resumed) = match dest.get(&claim).await? {
         Some(bytes) => (decode::<Plan>(&claim, &bytes)?, true),
-        None => match dest.put_new(&claim, vec![encode(&plan)]).await? {
-            Created::Written => (plan, false),
-            Created::AlreadyExists => {
-                let bytes = dest.get(&claim).await?.ok_or_else(|| Error::State {
-                    key: format!("{}/{claim}", dest.describe()),
-                    message: "claimed by another run but not readable".into(),
-                })?;
-                (decode::<Plan>(&claim, &bytes)?, true)
-            }
-        },
+        None => claim_plan(dest, &claim, plan).await?,
     };
     let written = write_plan(&table, &plan, dest).await?;
     Ok(report(dest, &plan, written, resumed, "backfilled", started))
+}
+
+/// Claims `plan` at `claim` (create-only). When another run claimed it a moment before, returns
+/// that run's plan instead, to be carried out again: it writes the same objects (create-only),
+/// never a second copy of the rows. True when the plan is another run's.
+async fn claim_plan<D: Destination>(dest: &D, claim: &str, plan: Plan) -> Result<(Plan, bool)> {
+    match dest.put_new(claim, vec![encode(&plan)]).await? {
+        Created::Written => Ok((plan, false)),
+        Created::AlreadyExists => {
+            let bytes = dest.get(claim).await?.ok_or_else(|| Error::State {
+                key: format!("{}/{claim}", dest.describe()),
+                message: "claimed by another run but not readable".into(),
+            })?;
+            Ok((decode::<Plan>(claim, &bytes)?, true))
+        }
+    }
 }
 
 /// The report of a run that wrote `written` for `plan`; prints the `NoResults` metric line when
@@ -502,6 +497,7 @@ async fn write_plan<D: Destination>(table: &EventTable, plan: &Plan, dest: &D) -
         objects: objects.clone(),
         created_at: now_rfc3339(),
     };
+    failpoint("export-before-manifest");
     let key = plan.manifest_key();
     dest.put_new(&key, vec![encode(&manifest)]).await?;
     Ok(Written {

@@ -137,29 +137,15 @@ pub struct HostReport {
 }
 
 /// The columns an enrichment reads; `raw` only for directory (admin) and MDM events.
+/// The column the subject's admin and MDM events carry their raw event in.
+const DETAILS: &str = "details";
+
 fn columns() -> Vec<Expr> {
-    let mut columns: Vec<Expr> = [
-        column::TIMESTAMP,
-        column::SERVICE,
-        column::EVENT_TYPE,
-        column::SUCCESS,
-        "mfa",
-        column::CLIENT_IP,
-        column::USERNAME,
-        "initiated_by_id",
-        "initiated_by_type",
-        "initiated_by_email",
-        "resource_id",
-        "resource_type",
-        "resource_name",
-        "system_id",
-        "system_hostname",
-        "application_name",
-        "geoip_country_code",
-    ]
-    .into_iter()
-    .map(col)
-    .collect();
+    let mut columns: Vec<Expr> = [column::TIMESTAMP, column::SUCCESS, "mfa"]
+        .into_iter()
+        .chain(TEXT_COLUMNS.into_iter().filter(|name| *name != DETAILS))
+        .map(col)
+        .collect();
     columns.push(
         when(
             in_list(
@@ -171,7 +157,7 @@ fn columns() -> Vec<Expr> {
         )
         .end()
         .unwrap_or_else(|_| lit(datafusion::scalar::ScalarValue::Utf8(None)))
-        .alias("details"),
+        .alias(DETAILS),
     );
     columns
 }
@@ -222,7 +208,7 @@ const TEXT_COLUMNS: [&str; 15] = [
     "system_hostname",
     "application_name",
     "geoip_country_code",
-    "details",
+    DETAILS,
 ];
 
 /// Calls `visit` for every row of the batches, oldest first.
@@ -400,7 +386,7 @@ impl QueryEngine {
                     if let Some(id) = row.text("resource_id") {
                         ids.insert(id.to_owned());
                     }
-                    if let Value::Array(changes) = changes_of(row.text("details")) {
+                    if let Value::Array(changes) = changes_of(row.text(DETAILS)) {
                         for change in changes {
                             if matches!(
                                 change.get("field").and_then(Value::as_str),
@@ -496,7 +482,7 @@ impl QueryEngine {
                         report.username = Some(name.to_owned());
                     }
                 }
-                let changes = changes_of(row.text("details"));
+                let changes = changes_of(row.text(DETAILS));
                 if let Value::Array(items) = &changes {
                     for change in items {
                         if let (Some(field), Some(to)) = (
@@ -561,7 +547,7 @@ impl QueryEngine {
                     time: format_timestamp_us(micros),
                     event_type: event_type.to_owned(),
                     party: target,
-                    changes: changes_of(row.text("details")),
+                    changes: changes_of(row.text(DETAILS)),
                 });
                 return;
             }
@@ -790,7 +776,7 @@ impl QueryEngine {
                 report.hostname = Some(host.to_owned());
             }
             let event: Option<Value> = row
-                .text("details")
+                .text(DETAILS)
                 .and_then(|raw| serde_json::from_str(raw).ok());
             if let Some(event) = &event {
                 if let Some(display) = event

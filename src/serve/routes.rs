@@ -13,7 +13,7 @@ use futures::TryStreamExt;
 use serde::Deserialize;
 use serde_json::Value;
 
-use insights_query::{Format, View, export, sort_header};
+use insights_query::{Format, Scope, View, export, sort_header};
 use insights_schemas::request::{
     EventQuery, parse_distinct_query, parse_event_query, parse_event_query_value,
     parse_interval_query,
@@ -246,19 +246,43 @@ async fn di_events(
     Ok(page_response(page))
 }
 
+/// A DI aggregate route: a read key, the request body parsed by `parse`, one query under the
+/// service's limits, its answer as JSON.
+async fn di_aggregate<Q, A, E, Fut>(
+    app: &App,
+    headers: &HeaderMap,
+    body: Body,
+    route: &str,
+    parse: fn(&[u8]) -> Result<Q, E>,
+    run: impl FnOnce(Scope, Q) -> Fut,
+) -> Result<Response, ApiError>
+where
+    ApiError: From<E> + From<insights_query::Error>,
+    Fut: std::future::Future<Output = Result<A, insights_query::Error>>,
+    A: serde::Serialize,
+{
+    let caller = authorize(app, headers, Role::Read).await?;
+    let bytes = read_body(app, headers, body).await?;
+    let query = parse(&bytes)?;
+    let answer = limited(app, route, async { Ok(run(caller.scope(), query).await?) }).await?;
+    Ok(json_response(&answer))
+}
+
 async fn di_count(
     State(app): Shared,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let caller = authorize(&app, &headers, Role::Read).await?;
-    let bytes = read_body(&app, &headers, body).await?;
-    let query = parse_event_query(&bytes)?;
-    let count = limited(&app, "count", async {
-        Ok(app.engine.count(&caller.scope(), &query).await?)
-    })
-    .await?;
-    Ok(json_response(&count))
+    let engine = &app.engine;
+    di_aggregate(
+        &app,
+        &headers,
+        body,
+        "count",
+        parse_event_query,
+        |scope, query| async move { engine.count(&scope, &query).await },
+    )
+    .await
 }
 
 async fn di_distinct(
@@ -266,14 +290,16 @@ async fn di_distinct(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let caller = authorize(&app, &headers, Role::Read).await?;
-    let bytes = read_body(&app, &headers, body).await?;
-    let query = parse_distinct_query(&bytes)?;
-    let answer = limited(&app, "distinct", async {
-        Ok(app.engine.distinct(&caller.scope(), &query).await?)
-    })
-    .await?;
-    Ok(json_response(&answer))
+    let engine = &app.engine;
+    di_aggregate(
+        &app,
+        &headers,
+        body,
+        "distinct",
+        parse_distinct_query,
+        |scope, query| async move { engine.distinct(&scope, &query).await },
+    )
+    .await
 }
 
 async fn di_interval(
@@ -281,14 +307,16 @@ async fn di_interval(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let caller = authorize(&app, &headers, Role::Read).await?;
-    let bytes = read_body(&app, &headers, body).await?;
-    let query = parse_interval_query(&bytes)?;
-    let answer = limited(&app, "interval", async {
-        Ok(app.engine.interval(&caller.scope(), &query).await?)
-    })
-    .await?;
-    Ok(json_response(&answer))
+    let engine = &app.engine;
+    di_aggregate(
+        &app,
+        &headers,
+        body,
+        "interval",
+        parse_interval_query,
+        |scope, query| async move { engine.interval(&scope, &query).await },
+    )
+    .await
 }
 
 /// Content types an ingest body may declare (or none).

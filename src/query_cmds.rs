@@ -275,8 +275,20 @@ fn flag_hint(error: insights_schemas::request::RequestError) -> anyhow::Error {
 }
 
 pub(crate) async fn engine(store: &StoreArgs) -> anyhow::Result<Arc<QueryEngine>> {
+    engine_with(store, Vec::new()).await
+}
+
+/// The engine of a store, with DataFusion settings on top of the engine's own.
+pub(crate) async fn engine_with(
+    store: &StoreArgs,
+    options: Vec<(String, String)>,
+) -> anyhow::Result<Arc<QueryEngine>> {
     let location = StoreLocation::parse(&store.store)?;
-    let engine = QueryEngine::open(&location, QueryConfig::default())
+    let config = QueryConfig {
+        options,
+        ..QueryConfig::default()
+    };
+    let engine = QueryEngine::open(&location, config)
         .await
         .with_context(|| format!("opening the store {location}"))?;
     Ok(Arc::new(engine))

@@ -431,7 +431,17 @@ fn window_increments_wait_for_closed_windows_and_take_late_events_once() {
     let to = (now - Duration::minutes(30)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     // The first attempt dies after its objects; the re-run completes the claimed backfill.
     let crashed = bench.cli(
-        &["export-increment", "--store", TABLE, "--dest", dest, "--from", &from, "--to", &to],
+        &[
+            "export-increment",
+            "--store",
+            TABLE,
+            "--dest",
+            dest,
+            "--from",
+            &from,
+            "--to",
+            &to,
+        ],
         &[("INSIGHTS_FAILPOINT", "export-before-manifest")],
     );
     assert!(!crashed.status.success());

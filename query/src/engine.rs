@@ -6,6 +6,7 @@ use std::sync::{Arc, RwLock};
 use datafusion::catalog::TableProvider;
 use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::{DataFrame, Expr, SessionConfig, SessionContext, col, in_list, lit};
 
@@ -13,6 +14,7 @@ use insights_ingest::{EventTable, StoreLocation};
 use insights_schemas::column;
 
 use crate::error::Result;
+use crate::scan::EventsProvider;
 
 /// Limits of the engine's query execution.
 #[derive(Debug, Clone)]
@@ -24,6 +26,9 @@ pub struct QueryConfig {
     pub metadata_cache: usize,
     /// Parallel partitions per query; 0 means one per core.
     pub target_partitions: usize,
+    /// DataFusion settings (`datafusion.execution.batch_size` = `4096`, ...) applied after the
+    /// engine's own, for measuring alternatives.
+    pub options: Vec<(String, String)>,
 }
 
 impl Default for QueryConfig {
@@ -32,6 +37,7 @@ impl Default for QueryConfig {
             memory_limit: 256 << 20,
             metadata_cache: 16 << 20,
             target_partitions: 0,
+            options: Vec::new(),
         }
     }
 }
@@ -73,10 +79,11 @@ impl Scope {
 }
 
 /// Session settings of every query.
-fn session_config(target_partitions: usize) -> SessionConfig {
-    let config = SessionConfig::new()
-        // Filters run inside the Parquet scan, so `raw` is decoded only for matching rows.
-        .set_bool("datafusion.execution.parquet.pushdown_filters", true)
+fn session_config(target_partitions: usize, options: &[(String, String)]) -> Result<SessionConfig> {
+    let mut config = SessionConfig::new()
+        // Filters run inside the Parquet decoder only where a scan reads `raw` (the provider
+        // decides per scan), so `raw` is decoded only for matching rows.
+        .set_bool("datafusion.execution.parquet.pushdown_filters", false)
         .set_bool("datafusion.execution.parquet.reorder_filters", true)
         // A string view keeps its whole decoded page alive behind each selected row; plain
         // strings measured ~10 MiB lower peak memory in exports.
@@ -85,11 +92,17 @@ fn session_config(target_partitions: usize) -> SessionConfig {
             false,
         );
     if target_partitions > 0 {
-        config.with_target_partitions(target_partitions)
-    } else {
-        config
+        config = config.with_target_partitions(target_partitions);
     }
+    for (key, value) in options {
+        config.options_mut().set(key, value)?;
+    }
+    Ok(config)
 }
+
+/// Where the sessions' runtime finds the table's object store; the table's file paths are
+/// relative to it.
+const TABLE_STORE_URL: &str = "insights-table://events";
 
 /// One loaded state of the table: its version and a table provider over it.
 struct Loaded {
@@ -128,17 +141,9 @@ impl QueryEngine {
     }
 
     async fn load(table: EventTable, runtime: &Arc<RuntimeEnv>) -> Result<Loaded> {
-        let ctx = SessionContext::new_with_config_rt(session_config(0), runtime.clone());
-        table.delta().update_datafusion_session(&ctx.state())?;
-        // The eager snapshot holds the table's file list in memory, so a scan plans without
-        // replaying the log.
-        let snapshot = table.delta().snapshot()?.snapshot().clone();
-        let provider = table
-            .delta()
-            .table_provider()
-            .with_eager_snapshot(snapshot)
-            .with_session(Arc::new(ctx.state()))
-            .await?;
+        let url = ObjectStoreUrl::parse(TABLE_STORE_URL)?;
+        runtime.register_object_store(url.as_ref(), table.delta().object_store());
+        let provider = Arc::new(EventsProvider::new(&table, url).await?);
         Ok(Loaded { table, provider })
     }
 
@@ -187,7 +192,7 @@ impl QueryEngine {
 
     /// A fresh DataFusion session with the JSON functions registered.
     pub(crate) fn context(&self) -> Result<SessionContext> {
-        let config = session_config(self.config.target_partitions);
+        let config = session_config(self.config.target_partitions, &self.config.options)?;
         let mut ctx = SessionContext::new_with_config_rt(config, self.runtime.clone());
         datafusion_functions_json::register_all(&mut ctx)?;
         Ok(ctx)

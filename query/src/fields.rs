@@ -11,6 +11,8 @@ use insights_schemas::column;
 use insights_schemas::parse_timestamp_us;
 use insights_schemas::request::RequestError;
 
+use crate::case_fold::matches_any;
+
 /// How a typed column compares with search values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -125,14 +127,7 @@ impl FieldRef {
         if !values.is_empty() {
             alternatives.push(match self {
                 FieldRef::Column { name, kind } => match kind {
-                    Kind::Text => in_list(
-                        lower(col(*name)),
-                        values
-                            .iter()
-                            .map(|v| lit(text_of(v).to_lowercase()))
-                            .collect(),
-                        false,
-                    ),
+                    Kind::Text => matches_any(col(*name), values.iter().map(|v| text_of(v))),
                     Kind::Id => {
                         let mut variants: Vec<String> = Vec::new();
                         for value in &values {
@@ -172,14 +167,9 @@ impl FieldRef {
                         in_list(col(*name), instants, false)
                     }
                 },
-                FieldRef::Raw { path } => in_list(
-                    lower(raw_text(path)),
-                    values
-                        .iter()
-                        .map(|v| lit(text_of(v).to_lowercase()))
-                        .collect(),
-                    false,
-                ),
+                FieldRef::Raw { path } => {
+                    matches_any(raw_text(path), values.iter().map(|v| text_of(v)))
+                }
             });
         }
         Ok(alternatives

@@ -27,6 +27,7 @@
 //! ```
 
 mod aggregate;
+mod case_fold;
 mod encode;
 mod engine;
 pub mod enrich;
@@ -35,6 +36,7 @@ mod events;
 pub mod export;
 pub mod fields;
 mod filter;
+mod scan;
 mod sql;
 mod views;
 

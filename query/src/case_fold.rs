@@ -1,0 +1,174 @@
+//! Case-insensitive matching of text against a few values, without building a lower-cased copy
+//! of the column.
+//!
+//! `lower(username) IN ('jsmith')` allocates and fills a new string array for every batch
+//! before comparing; [`matches_any`] compares each value in place (ASCII case folding, with a
+//! full Unicode lower-casing only for non-ASCII text), with the same result: a row matches when
+//! `lower(text)` equals one of the already lower-cased values. A null text gives null, as
+//! `lower(NULL) IN (...)` does.
+
+use std::sync::{Arc, LazyLock};
+
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray};
+use arrow::compute::cast;
+use arrow::datatypes::DataType;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use datafusion::prelude::{Expr, lit};
+use datafusion::scalar::ScalarValue;
+
+/// `text` lower-cased equals one of `lowered` (which must be lower-case already).
+fn matches(text: &str, lowered: &[String]) -> bool {
+    if lowered.iter().any(|value| {
+        value.len() == text.len() && value.as_bytes().eq_ignore_ascii_case(text.as_bytes())
+    }) {
+        // Equal up to ASCII case: non-ASCII bytes are identical, and `value` is lower-case.
+        return true;
+    }
+    if text.is_ascii() {
+        return false;
+    }
+    let lower = text.to_lowercase();
+    lowered.iter().any(|value| *value == lower)
+}
+
+fn evaluate(texts: &ArrayRef, lowered: &[String]) -> Result<BooleanArray> {
+    let texts = match texts.data_type() {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => texts.clone(),
+        _ => cast(texts, &DataType::Utf8)?,
+    };
+    let out: BooleanArray = match texts.data_type() {
+        DataType::Utf8 => texts
+            .as_string::<i32>()
+            .iter()
+            .map(|t| t.map(|t| matches(t, lowered)))
+            .collect(),
+        DataType::LargeUtf8 => texts
+            .as_string::<i64>()
+            .iter()
+            .map(|t| t.map(|t| matches(t, lowered)))
+            .collect(),
+        _ => texts
+            .as_string_view()
+            .iter()
+            .map(|t| t.map(|t| matches(t, lowered)))
+            .collect(),
+    };
+    Ok(out)
+}
+
+/// The scalar function behind [`matches_any`]: `text_matches_ignore_case(text, v1, v2, ...)`.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct TextMatchesIgnoreCase {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for TextMatchesIgnoreCase {
+    fn name(&self) -> &str {
+        "text_matches_ignore_case"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Boolean)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let Some((text, values)) = args.args.split_first() else {
+            return Err(DataFusionError::Plan(format!(
+                "{} takes a text and the values to match",
+                self.name()
+            )));
+        };
+        let lowered = values
+            .iter()
+            .map(|value| match value {
+                ColumnarValue::Scalar(
+                    ScalarValue::Utf8(Some(v))
+                    | ScalarValue::LargeUtf8(Some(v))
+                    | ScalarValue::Utf8View(Some(v)),
+                ) => Ok(v.to_lowercase()),
+                other => Err(DataFusionError::Plan(format!(
+                    "{} matches text literals, not {other:?}",
+                    self.name()
+                ))),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        match text {
+            ColumnarValue::Array(array) => {
+                Ok(ColumnarValue::Array(Arc::new(evaluate(array, &lowered)?)))
+            }
+            ColumnarValue::Scalar(scalar) => {
+                let result = evaluate(&scalar.to_array()?, &lowered)?;
+                Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+                    &result, 0,
+                )?))
+            }
+        }
+    }
+}
+
+static UDF: LazyLock<Arc<ScalarUDF>> = LazyLock::new(|| {
+    Arc::new(ScalarUDF::new_from_impl(TextMatchesIgnoreCase {
+        signature: Signature::variadic_any(Volatility::Immutable),
+    }))
+});
+
+/// `lower(text) IN (lower(values)...)`, evaluated without lower-casing the column (the function
+/// lower-cases the values).
+pub fn matches_any<S: AsRef<str>>(text: Expr, values: impl IntoIterator<Item = S>) -> Expr {
+    let mut args = vec![text];
+    args.extend(values.into_iter().map(|v| lit(v.as_ref())));
+    UDF.call(args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lowered(values: &[&str]) -> Vec<String> {
+        values.iter().map(|v| v.to_lowercase()).collect()
+    }
+
+    #[test]
+    fn matches_ascii_text_in_any_case() {
+        let values = lowered(&["JSmith", "admin@example.com"]);
+        assert!(matches("jsmith", &values));
+        assert!(matches("JSMITH", &values));
+        assert!(matches("Admin@Example.COM", &values));
+        assert!(!matches("jsmith2", &values));
+        assert!(!matches("", &values));
+    }
+
+    #[test]
+    fn matches_non_ascii_text_as_lower_does() {
+        let values = lowered(&["JÖRG", "ÉMILE"]);
+        for text in ["jörg", "JÖRG", "Jörg", "émile", "Émile"] {
+            assert!(matches(text, &values), "{text}");
+            assert_eq!(
+                values.contains(&text.to_lowercase()),
+                matches(text, &values),
+                "{text}"
+            );
+        }
+        assert!(!matches("jorg", &values));
+    }
+
+    #[test]
+    fn null_text_gives_null() {
+        let texts: ArrayRef = Arc::new(arrow::array::StringArray::from(vec![
+            Some("A"),
+            None,
+            Some("b"),
+        ]));
+        let out = evaluate(&texts, &lowered(&["a"])).unwrap();
+        assert!(out.value(0));
+        assert!(out.is_null(1));
+        assert!(!out.value(2));
+    }
+}

@@ -1,0 +1,303 @@
+//! The events table as DataFusion scans it: the live Parquet files of one table version, read
+//! through DataFusion's own Parquet source.
+//!
+//! The Delta log stays the table's truth (which files are live, their partition values and
+//! statistics); this provider takes that file list once per loaded version and plans each scan
+//! from it in memory. Compared with the Delta kernel scan, a query plans without replaying scan
+//! metadata, partition values come from DataFusion's constant columns instead of a per-batch
+//! transform, and strings are decoded straight into the table's types (measured on 2M events:
+//! about a sixth of a scan's CPU went to those steps). Our tables use no deletion vectors or
+//! column mapping, which is what the kernel scan would add.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, Date32Array, RecordBatch, StringArray};
+use arrow::datatypes::{FieldRef, Schema, SchemaRef};
+use async_trait::async_trait;
+use datafusion::catalog::Session;
+use datafusion::catalog::TableProvider;
+use datafusion::common::stats::Precision;
+use datafusion::common::{ColumnStatistics, DFSchema, Statistics};
+use datafusion::config::TableParquetOptions;
+use datafusion::datasource::TableType;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::listing::helpers::expr_applicable_for_cols;
+use datafusion::datasource::physical_plan::ParquetSource;
+use datafusion::datasource::physical_plan::parquet::CachedParquetFileReaderFactory;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::datasource::table_schema::TableSchema;
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::TableProviderFilterPushDown;
+use datafusion::logical_expr::utils::conjunction;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::prelude::Expr;
+use datafusion::scalar::ScalarValue;
+use futures::TryStreamExt;
+
+use insights_ingest::EventTable;
+use insights_schemas::{PARTITION_COLUMNS, column, event_schema, parse_timestamp_us};
+
+use crate::error::{Error, Result};
+
+/// One live data file of the table.
+#[derive(Debug, Clone)]
+struct LiveFile {
+    path: String,
+    size: u64,
+    organization: String,
+    /// Days since the epoch.
+    date: i32,
+    rows: Option<usize>,
+    /// Earliest and latest event time in the file, widened to whole milliseconds (the Delta
+    /// statistics truncate to the millisecond).
+    timestamps: Option<(i64, i64)>,
+}
+
+/// The events of one table version as a DataFusion table.
+#[derive(Debug)]
+pub struct EventsProvider {
+    schema: SchemaRef,
+    file_schema: SchemaRef,
+    partition_fields: Vec<FieldRef>,
+    store_url: ObjectStoreUrl,
+    files: Vec<LiveFile>,
+    /// The files' partition values, a row per file, to prune by partition filters in one go.
+    partitions: RecordBatch,
+}
+
+impl EventsProvider {
+    /// The live files of the table's loaded version. The table's object store must be
+    /// registered in the session's runtime under `store_url`.
+    pub async fn new(table: &EventTable, store_url: ObjectStoreUrl) -> Result<Self> {
+        let schema = event_schema();
+        let file_schema = Arc::new(Schema::new(
+            schema
+                .fields()
+                .iter()
+                .filter(|field| !PARTITION_COLUMNS.contains(&field.name().as_str()))
+                .cloned()
+                .collect::<Vec<_>>(),
+        ));
+        let partition_fields: Vec<FieldRef> = PARTITION_COLUMNS
+            .iter()
+            .map(|name| {
+                schema
+                    .field_with_name(name)
+                    .map(|field| Arc::new(field.clone()))
+                    .map_err(Error::from)
+            })
+            .collect::<Result<_>>()?;
+        let files: Vec<LiveFile> = table
+            .delta()
+            .get_active_add_actions_by_partitions(&[])
+            .map_ok(|file| {
+                let partition = file.partition_values_map();
+                let value = |name: &str| partition.get(name).cloned().flatten().unwrap_or_default();
+                let stats = file
+                    .stats()
+                    .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok());
+                let stat = |kind: &str| {
+                    stats
+                        .as_ref()
+                        .and_then(|s| s.get(kind))
+                        .and_then(|v| v.get(column::TIMESTAMP))
+                        .and_then(serde_json::Value::as_str)
+                        .and_then(parse_timestamp_us)
+                };
+                let timestamps = stat("minValues")
+                    .zip(stat("maxValues"))
+                    .map(|(min, max)| (min, max.saturating_add(999)));
+                LiveFile {
+                    path: file.object_store_path().to_string(),
+                    size: u64::try_from(file.size()).unwrap_or(0),
+                    organization: value(column::ORGANIZATION),
+                    date: parse_date(&value(column::DATE)).unwrap_or(i32::MIN),
+                    rows: stats
+                        .as_ref()
+                        .and_then(|s| s.get("numRecords"))
+                        .and_then(serde_json::Value::as_u64)
+                        .and_then(|n| usize::try_from(n).ok()),
+                    timestamps,
+                }
+            })
+            .try_collect()
+            .await
+            .map_err(|e| Error::Invalid(format!("listing the files of {}: {e}", table.name())))?;
+        let partitions = RecordBatch::try_new(
+            Arc::new(Schema::new(partition_fields.clone())),
+            vec![
+                Arc::new(StringArray::from_iter_values(
+                    files.iter().map(|f| f.organization.as_str()),
+                )) as ArrayRef,
+                Arc::new(Date32Array::from_iter_values(files.iter().map(|f| f.date))),
+            ],
+        )?;
+        Ok(Self {
+            schema,
+            file_schema,
+            partition_fields,
+            store_url,
+            files,
+            partitions,
+        })
+    }
+
+    /// Indexes of the files whose partition values pass every filter.
+    fn pruned(&self, state: &dyn Session, filters: &[Expr]) -> Result<Vec<usize>> {
+        let Some(filter) = conjunction(filters.iter().cloned()) else {
+            return Ok((0..self.files.len()).collect());
+        };
+        let df_schema = DFSchema::try_from(self.partitions.schema())?;
+        let predicate = state.create_physical_expr(filter, &df_schema)?;
+        let matches = predicate
+            .evaluate(&self.partitions)?
+            .into_array(self.partitions.num_rows())?;
+        let matches = matches.as_boolean();
+        Ok((0..self.files.len())
+            .filter(|&i| matches.is_valid(i) && matches.value(i))
+            .collect())
+    }
+
+    fn partitioned_file(&self, file: &LiveFile) -> PartitionedFile {
+        let mut columns = vec![ColumnStatistics::new_unknown(); self.file_schema.fields().len()];
+        if let (Some((min, max)), Ok(index)) = (
+            file.timestamps,
+            self.file_schema.index_of(column::TIMESTAMP),
+        ) {
+            let instant =
+                |micros| ScalarValue::TimestampMicrosecond(Some(micros), Some("UTC".into()));
+            columns[index] = ColumnStatistics::new_unknown()
+                .with_min_value(Precision::Inexact(instant(min)))
+                .with_max_value(Precision::Inexact(instant(max)));
+        }
+        let statistics = Statistics {
+            num_rows: file.rows.map_or(Precision::Absent, Precision::Exact),
+            total_byte_size: Precision::Inexact(usize::try_from(file.size).unwrap_or(usize::MAX)),
+            column_statistics: columns,
+        };
+        PartitionedFile::new(file.path.clone(), file.size)
+            .with_partition_values(vec![
+                ScalarValue::Utf8(Some(file.organization.clone())),
+                ScalarValue::Date32(Some(file.date)),
+            ])
+            .with_statistics(Arc::new(statistics))
+    }
+}
+
+fn parse_date(text: &str) -> Option<i32> {
+    let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?;
+    i32::try_from((date - epoch).num_days()).ok()
+}
+
+fn is_partition_filter(expr: &Expr) -> bool {
+    expr_applicable_for_cols(&PARTITION_COLUMNS, expr)
+}
+
+#[async_trait]
+impl TableProvider for EventsProvider {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> datafusion::error::Result<Vec<TableProviderFilterPushDown>> {
+        Ok(filters
+            .iter()
+            .map(|filter| {
+                if is_partition_filter(filter) {
+                    TableProviderFilterPushDown::Exact
+                } else {
+                    TableProviderFilterPushDown::Inexact
+                }
+            })
+            .collect())
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        let partition_filters: Vec<Expr> = filters
+            .iter()
+            .filter(|f| is_partition_filter(f))
+            .cloned()
+            .collect();
+        let selected = self
+            .pruned(state, &partition_filters)
+            .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+        let projected = match projection {
+            Some(indices) => Arc::new(self.schema.project(indices)?),
+            None => self.schema.clone(),
+        };
+        if selected.is_empty() {
+            return Ok(Arc::new(EmptyExec::new(projected)));
+        }
+        // The scan's own column order is the file's columns, then the partition columns.
+        let scan_index = |name: &str| -> datafusion::error::Result<usize> {
+            match self.file_schema.index_of(name) {
+                Ok(index) => Ok(index),
+                Err(_) => PARTITION_COLUMNS
+                    .iter()
+                    .position(|p| *p == name)
+                    .map(|p| self.file_schema.fields().len() + p)
+                    .ok_or_else(|| {
+                        datafusion::error::DataFusionError::Plan(format!("no column {name}"))
+                    }),
+            }
+        };
+        let indices = projected
+            .fields()
+            .iter()
+            .map(|field| scan_index(field.name()))
+            .collect::<datafusion::error::Result<Vec<_>>>()?;
+        let groups = state.config_options().execution.target_partitions.max(1);
+        let files: Vec<PartitionedFile> = selected
+            .iter()
+            .map(|&i| self.partitioned_file(&self.files[i]))
+            .collect();
+        let file_groups = FileGroup::new(files).split_files(groups);
+        let store = state.runtime_env().object_store(&self.store_url)?;
+        let metadata_cache = state.runtime_env().cache_manager.get_file_metadata_cache();
+        let mut options = TableParquetOptions {
+            global: state.config_options().execution.parquet.clone(),
+            ..TableParquetOptions::default()
+        };
+        // Evaluating filters inside the decoder pays when it spares decoding `raw` for rows
+        // that do not match (its pages are skipped); for the narrow columns, decoding whole
+        // pages and filtering afterwards is faster (measured: a 30-day distinct over three
+        // narrow columns took 112 ms filtered afterwards, 152 ms inside the decoder).
+        let reads_raw = projected.field_with_name(column::RAW).is_ok()
+            || filters
+                .iter()
+                .any(|f| f.column_refs().iter().any(|c| c.name == column::RAW));
+        options.global.pushdown_filters |= reads_raw;
+        let source = ParquetSource::new(
+            TableSchema::builder(self.file_schema.clone())
+                .with_table_partition_cols(self.partition_fields.clone())
+                .build(),
+        )
+        .with_table_parquet_options(options)
+        .with_parquet_file_reader_factory(Arc::new(CachedParquetFileReaderFactory::new(
+            store,
+            metadata_cache,
+        )));
+        let config = FileScanConfigBuilder::new(self.store_url.clone(), Arc::new(source))
+            .with_file_groups(file_groups)
+            .with_projection_indices(Some(indices))?
+            .with_limit(limit)
+            .build();
+        Ok(DataSourceExec::from_data_source(config))
+    }
+}

@@ -9,7 +9,7 @@
 
 use std::sync::{Arc, LazyLock};
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray};
+use arrow::array::{AnyDictionaryArray, Array, ArrayRef, AsArray, BooleanArray};
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use datafusion::error::{DataFusionError, Result};
@@ -20,7 +20,7 @@ use datafusion::prelude::{Expr, lit};
 use datafusion::scalar::ScalarValue;
 
 /// `text` lower-cased equals one of `lowered` (which must be lower-case already).
-fn matches(text: &str, lowered: &[String]) -> bool {
+pub(crate) fn matches(text: &str, lowered: &[String]) -> bool {
     if lowered.iter().any(|value| {
         value.len() == text.len() && value.as_bytes().eq_ignore_ascii_case(text.as_bytes())
     }) {
@@ -34,7 +34,32 @@ fn matches(text: &str, lowered: &[String]) -> bool {
     lowered.iter().any(|value| *value == lower)
 }
 
+/// Each row's index into the dictionary's values; `None` for a null row. A dictionary with no
+/// values (every row null) has no index at all.
+pub(crate) fn dictionary_keys(dictionary: &dyn AnyDictionaryArray) -> Vec<Option<usize>> {
+    let rows = dictionary.keys().len();
+    if dictionary.values().is_empty() {
+        return vec![None; rows];
+    }
+    let normalized = dictionary.normalized_keys();
+    (0..rows)
+        .map(|row| dictionary.keys().is_valid(row).then(|| normalized[row]))
+        .collect()
+}
+
 fn evaluate(texts: &ArrayRef, lowered: &[String]) -> Result<BooleanArray> {
+    if let Some(dictionary) = texts.as_any_dictionary_opt() {
+        // Each distinct value once, then every row by its key.
+        let by_value = evaluate(dictionary.values(), lowered)?;
+        let out: BooleanArray = dictionary_keys(dictionary)
+            .into_iter()
+            .map(|key| {
+                key.filter(|&k| by_value.is_valid(k))
+                    .map(|k| by_value.value(k))
+            })
+            .collect();
+        return Ok(out);
+    }
     let texts = match texts.data_type() {
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => texts.clone(),
         _ => cast(texts, &DataType::Utf8)?,
@@ -157,6 +182,31 @@ mod tests {
             );
         }
         assert!(!matches("jorg", &values));
+    }
+
+    #[test]
+    fn matches_dictionary_text_by_value() {
+        let texts: ArrayRef = Arc::new(
+            vec![Some("JSmith"), None, Some("other"), Some("jsmith")]
+                .into_iter()
+                .collect::<arrow::array::DictionaryArray<arrow::datatypes::Int32Type>>(),
+        );
+        let out = evaluate(&texts, &lowered(&["jsmith"])).unwrap();
+        assert!(out.value(0));
+        assert!(out.is_null(1));
+        assert!(!out.value(2));
+        assert!(out.value(3));
+    }
+
+    #[test]
+    fn all_null_dictionary_gives_null() {
+        let texts: ArrayRef = Arc::new(
+            vec![None::<&str>, None]
+                .into_iter()
+                .collect::<arrow::array::DictionaryArray<arrow::datatypes::Int32Type>>(),
+        );
+        let out = evaluate(&texts, &lowered(&["a"])).unwrap();
+        assert_eq!(out.null_count(), 2);
     }
 
     #[test]

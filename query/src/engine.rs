@@ -192,7 +192,20 @@ impl QueryEngine {
 
     /// A fresh DataFusion session with the JSON functions registered.
     pub(crate) fn context(&self) -> Result<SessionContext> {
-        let config = session_config(self.config.target_partitions, &self.config.options)?;
+        self.context_with(false)
+    }
+
+    /// A session whose scans evaluate filters inside the Parquet decoder, for selective filters
+    /// over a wide projection: the other columns are decoded only for matching rows.
+    pub(crate) fn context_filtering_in_scan(&self) -> Result<SessionContext> {
+        self.context_with(true)
+    }
+
+    fn context_with(&self, filter_in_scan: bool) -> Result<SessionContext> {
+        let mut config = session_config(self.config.target_partitions, &self.config.options)?;
+        if filter_in_scan {
+            config.options_mut().execution.parquet.pushdown_filters = true;
+        }
         let mut ctx = SessionContext::new_with_config_rt(config, self.runtime.clone());
         datafusion_functions_json::register_all(&mut ctx)?;
         Ok(ctx)

@@ -1,0 +1,242 @@
+//! `enrich_host`: a host's identity, who signed in to it and from where, its commands, MDM
+//! results and admin changes.
+
+use std::collections::HashMap;
+
+use datafusion::prelude::{Expr, col, lit};
+use serde_json::Value;
+
+use insights_schemas::format_timestamp_us;
+
+use super::rows::{Col, Key, Rows, newest};
+use super::{
+    Change, HostReport, Latest, RECENT_CHANGES, SeenAt, Tallies, Window, changes_of, is_auth,
+};
+use crate::case_fold::matches_any;
+use crate::engine::QueryEngine;
+use crate::error::{Error, Result};
+
+/// Kinds of host events whose details the report lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Detail {
+    Command,
+    Mdm,
+    Admin,
+    /// Other device events (upgrades, disk keys, sessions): read only for the OS and names.
+    Device,
+}
+
+#[derive(Default)]
+struct Fold {
+    events: u64,
+    last_activity: Latest<()>,
+    id: Latest<String>,
+    hostname: Latest<String>,
+    users: Tallies,
+    ips: Tallies,
+    failed_logins: u64,
+    last_failed: Latest<SeenAt>,
+    details: HashMap<Detail, Vec<(Key, (String, String))>>,
+}
+
+impl Fold {
+    fn add(&mut self, rows: &Rows, row: usize) {
+        self.events += 1;
+        let micros = rows.micros(row);
+        let text = |col| rows.text(col, row);
+        self.last_activity.offer(micros, || ());
+        let service = text(Col::Service).unwrap_or_default();
+        let event_type = text(Col::EventType).unwrap_or_default();
+        if let Some(id) = text(Col::SystemId)
+            .or(text(Col::ResourceId).filter(|_| text(Col::ResourceType) == Some("system")))
+        {
+            self.id.offer(micros, || id.to_owned());
+        }
+        if let Some(host) = text(Col::SystemHostname) {
+            self.hostname.offer(micros, || host.to_owned());
+        }
+        let party = || {
+            text(Col::InitiatedByEmail)
+                .or(text(Col::Username))
+                .unwrap_or("system")
+                .to_owned()
+        };
+        let detail = if event_type.starts_with("command")
+            || event_type.contains("command_result") && service != "mdm"
+        {
+            Some((Detail::Command, party()))
+        } else if service == "mdm" {
+            Some((Detail::Mdm, "mdm".to_owned()))
+        } else if service == "directory" && text(Col::ResourceType) == Some("system") {
+            Some((Detail::Admin, party()))
+        } else if !is_auth(service, event_type) {
+            Some((Detail::Device, party()))
+        } else {
+            None
+        };
+        if let Some((kind, party)) = detail {
+            self.details
+                .entry(kind)
+                .or_default()
+                .push((rows.key(row), (event_type.to_owned(), party)));
+            return;
+        }
+        let ip = text(Col::ClientIp);
+        if let Some(ip) = ip {
+            self.ips.add(ip, micros, text(Col::Country));
+        }
+        match rows.success(row) {
+            Some(true) => {
+                if let Some(user) = text(Col::Username) {
+                    self.users.add(user, micros, None);
+                }
+            }
+            Some(false) => {
+                self.failed_logins += 1;
+                self.last_failed.offer(micros, || SeenAt {
+                    micros,
+                    event_type: event_type.to_owned(),
+                    client_ip: ip.map(str::to_owned),
+                });
+            }
+            None => {}
+        }
+    }
+}
+
+/// The events of a host known by hostname (any case) or system id.
+fn host_filter(name: &str, id: &str) -> Expr {
+    matches_any(col("system_hostname"), [name])
+        .or(col("system_id").eq(lit(id.to_owned())))
+        .or(col("resource_type").eq(lit("system")).and(
+            matches_any(col("resource_name"), [name]).or(col("resource_id").eq(lit(id.to_owned()))),
+        ))
+}
+
+impl QueryEngine {
+    async fn fold_host(&self, organization: &str, window: Window, filter: Expr) -> Result<Fold> {
+        let mut fold = Fold::default();
+        for rows in self
+            .enrichment_rows(organization, window, filter, None)
+            .await?
+        {
+            for row in 0..rows.len() {
+                fold.add(&rows, row);
+            }
+        }
+        Ok(fold)
+    }
+
+    /// Enriches a host known by hostname, display name or system id.
+    pub async fn enrich_host(
+        &self,
+        organization: &str,
+        which: &str,
+        window: Window,
+    ) -> Result<HostReport> {
+        let searched = which.trim().to_owned();
+        let name = searched.to_lowercase();
+        let mut fold = self
+            .fold_host(organization, window, host_filter(&name, &searched))
+            .await?;
+        if fold.events == 0
+            && let Some(id) = self
+                .resource_id_by(organization, "system", "displayName", &name, window)
+                .await?
+        {
+            fold = self
+                .fold_host(
+                    organization,
+                    window,
+                    col("system_id")
+                        .eq(lit(id.as_str()))
+                        .or(col("resource_type")
+                            .eq(lit("system"))
+                            .and(col("resource_id").eq(lit(id.as_str())))),
+                )
+                .await?;
+        }
+        if fold.events == 0 {
+            return Err(Error::NotFound(format!(
+                "no host {searched:?} (searched hostnames, display names and system ids) in organization {organization} in the {} days before {}",
+                window.days,
+                format_timestamp_us(window.at_us)
+            )));
+        }
+        let mut details: HashMap<Detail, Vec<(Key, (String, String))>> = fold
+            .details
+            .drain()
+            .map(|(kind, items)| (kind, newest(items, RECENT_CHANGES)))
+            .collect();
+        let keys: Vec<Key> = details
+            .values()
+            .flatten()
+            .map(|(key, _)| key.clone())
+            .collect();
+        let raw = self.raw_events(organization, window, &keys).await?;
+
+        // The display name and OS as the newest read event that carries them tells.
+        let mut read: Vec<(&Key, &Value)> = raw.iter().collect();
+        read.sort_by(|a, b| b.0.cmp(a.0));
+        let newest_text = |pointers: &[&str]| {
+            read.iter().find_map(|(_, event)| {
+                pointers
+                    .iter()
+                    .find_map(|pointer| event.pointer(pointer).and_then(Value::as_str))
+                    .map(str::to_owned)
+            })
+        };
+        let display_name = newest_text(&["/resource/displayName", "/system/displayName"]);
+        let os = newest_text(&["/system/os", "/resource/os", "/os"]);
+
+        let mut list = |kind: Detail, value: &dyn Fn(Option<&Value>) -> Value| -> Vec<Change> {
+            details
+                .remove(&kind)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(key, (event_type, party))| Change {
+                    time: format_timestamp_us(key.micros),
+                    changes: value(raw.get(&key)),
+                    event_type,
+                    party,
+                })
+                .collect()
+        };
+        let commands = list(Detail::Command, &|event| {
+            event
+                .and_then(|e| {
+                    e.get("command_result")
+                        .or(e.get("result"))
+                        .or(e.get("exit_code"))
+                        .cloned()
+                })
+                .unwrap_or(Value::Null)
+        });
+        let mdm_results = list(Detail::Mdm, &|event| {
+            event
+                .and_then(|e| e.get("status").cloned())
+                .unwrap_or(Value::Null)
+        });
+        let admin_changes = list(Detail::Admin, &changes_of);
+        Ok(HostReport {
+            searched,
+            organization: organization.to_owned(),
+            window_days: window.days,
+            at: format_timestamp_us(window.at_us),
+            id: fold.id.into_value(),
+            hostname: fold.hostname.into_value(),
+            display_name,
+            os,
+            events: fold.events,
+            users: fold.users.list(),
+            source_ips: fold.ips.list(),
+            failed_logins: fold.failed_logins,
+            last_failed_login: fold.last_failed.into_value().map(SeenAt::report),
+            commands,
+            mdm_results,
+            admin_changes,
+            last_activity: (fold.last_activity.at > i64::MIN)
+                .then(|| format_timestamp_us(fold.last_activity.at)),
+        })
+    }
+}

@@ -1,0 +1,320 @@
+//! The rows an enrichment reads: the subject's events over the typed columns only, and the raw
+//! JSON of the few events whose details the report shows.
+
+use std::collections::HashMap;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, TimestampMicrosecondType};
+use datafusion::prelude::{Expr, col, in_list, lit};
+use datafusion::scalar::ScalarValue;
+use futures::TryStreamExt;
+use serde_json::Value;
+
+use insights_schemas::column;
+
+use super::{MICROS_PER_DAY, Window};
+use crate::engine::{QueryEngine, Scope};
+use crate::error::{Error, Result};
+use crate::filter;
+
+/// The text columns an enrichment reads, in the order of [`Col`].
+const TEXT_COLUMNS: [&str; 15] = [
+    column::ID,
+    column::SERVICE,
+    column::EVENT_TYPE,
+    column::CLIENT_IP,
+    column::USERNAME,
+    "initiated_by_id",
+    "initiated_by_type",
+    "initiated_by_email",
+    "resource_id",
+    "resource_type",
+    "resource_name",
+    "system_id",
+    "system_hostname",
+    "application_name",
+    "geoip_country_code",
+];
+
+/// A text column of [`Rows`].
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Col {
+    Id,
+    Service,
+    EventType,
+    ClientIp,
+    Username,
+    InitiatedById,
+    InitiatedByType,
+    InitiatedByEmail,
+    ResourceId,
+    ResourceType,
+    ResourceName,
+    SystemId,
+    SystemHostname,
+    ApplicationName,
+    Country,
+}
+
+/// A text column of a batch: plain strings, or a dictionary's values and the rows' keys, or
+/// not read at all.
+enum Text {
+    Unread,
+    Plain(StringArray),
+    Dictionary {
+        keys: Vec<Option<usize>>,
+        values: StringArray,
+    },
+}
+
+impl Text {
+    fn of(array: &ArrayRef) -> Result<Self> {
+        if let Some(dictionary) = array.as_any_dictionary_opt() {
+            let values = cast(dictionary.values(), &DataType::Utf8)?;
+            return Ok(Text::Dictionary {
+                keys: crate::case_fold::dictionary_keys(dictionary),
+                values: values.as_string::<i32>().clone(),
+            });
+        }
+        let plain = match array.data_type() {
+            DataType::Utf8 => array.clone(),
+            _ => cast(array, &DataType::Utf8)?,
+        };
+        Ok(Text::Plain(plain.as_string::<i32>().clone()))
+    }
+
+    fn get(&self, row: usize) -> Option<&str> {
+        match self {
+            Text::Unread => None,
+            Text::Plain(array) => array.is_valid(row).then(|| array.value(row)),
+            Text::Dictionary { keys, values } => {
+                let key = keys[row]?;
+                values.is_valid(key).then(|| values.value(key))
+            }
+        }
+    }
+}
+
+/// One batch of the subject's events.
+pub(super) struct Rows {
+    timestamps: TimestampMicrosecondArray,
+    success: BooleanArray,
+    mfa: BooleanArray,
+    texts: Vec<Text>,
+}
+
+impl Rows {
+    fn from_batch(batch: &RecordBatch) -> Result<Self> {
+        let column = |name: &str| {
+            batch
+                .column_by_name(name)
+                .ok_or_else(|| Error::Invalid(format!("enrichment rows lack the column {name}")))
+        };
+        let texts = TEXT_COLUMNS
+            .iter()
+            .map(|name| match batch.column_by_name(name) {
+                Some(array) => Text::of(array),
+                None => Ok(Text::Unread),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let flags = |name: &str| match batch.column_by_name(name) {
+            Some(array) => array.as_boolean().clone(),
+            None => BooleanArray::new_null(batch.num_rows()),
+        };
+        Ok(Self {
+            timestamps: column(column::TIMESTAMP)?
+                .as_primitive::<TimestampMicrosecondType>()
+                .clone(),
+            success: flags(column::SUCCESS),
+            mfa: flags("mfa"),
+            texts,
+        })
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.timestamps.len()
+    }
+
+    pub(super) fn micros(&self, row: usize) -> i64 {
+        self.timestamps.value(row)
+    }
+
+    pub(super) fn text(&self, col: Col, row: usize) -> Option<&str> {
+        self.texts[col as usize].get(row)
+    }
+
+    pub(super) fn success(&self, row: usize) -> Option<bool> {
+        self.success.is_valid(row).then(|| self.success.value(row))
+    }
+
+    pub(super) fn mfa(&self, row: usize) -> Option<bool> {
+        self.mfa.is_valid(row).then(|| self.mfa.value(row))
+    }
+
+    /// The row's identity, to fetch its raw event.
+    pub(super) fn key(&self, row: usize) -> Key {
+        Key {
+            micros: self.micros(row),
+            id: self.text(Col::Id, row).unwrap_or_default().to_owned(),
+        }
+    }
+}
+
+/// An event's identity within an organization: its time and id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(super) struct Key {
+    pub micros: i64,
+    pub id: String,
+}
+
+/// Rows inside the window: `days` before `at`, `at` included, with the `date` partitions it spans.
+fn in_window(window: Window) -> Expr {
+    let day = |micros: i64| {
+        lit(ScalarValue::Date32(Some(
+            i32::try_from(micros.div_euclid(MICROS_PER_DAY)).unwrap_or(i32::MAX),
+        )))
+    };
+    filter::within(window.start_us(), window.at_us + 1)
+        .and(col(column::DATE).gt_eq(day(window.start_us())))
+        .and(col(column::DATE).lt_eq(day(window.at_us)))
+}
+
+impl QueryEngine {
+    /// The organization's events in the window that pass `filter`, over every typed column an
+    /// enrichment reads, or only `reads` (and the timestamp) when given; columns not read
+    /// read as null.
+    pub(super) async fn enrichment_rows(
+        &self,
+        organization: &str,
+        window: Window,
+        filter: Expr,
+        reads: Option<&[Col]>,
+    ) -> Result<Vec<Rows>> {
+        // The filter is selective: evaluating it inside the decoder decodes the other columns
+        // only for the subject's rows.
+        let ctx = self.context_filtering_in_scan()?;
+        let columns: Vec<Expr> = match reads {
+            Some(reads) => std::iter::once(column::TIMESTAMP)
+                .chain(reads.iter().map(|c| TEXT_COLUMNS[*c as usize]))
+                .map(col)
+                .collect(),
+            None => [column::TIMESTAMP, column::SUCCESS, "mfa"]
+                .into_iter()
+                .chain(TEXT_COLUMNS)
+                .map(col)
+                .collect(),
+        };
+        let mut stream = self
+            .events(&ctx, &Scope::one(organization))?
+            .filter(in_window(window).and(filter))?
+            .select(columns)?
+            .execute_stream()
+            .await?;
+        let mut rows = Vec::new();
+        while let Some(batch) = stream.try_next().await? {
+            if batch.num_rows() > 0 {
+                rows.push(Rows::from_batch(&batch)?);
+            }
+        }
+        Ok(rows)
+    }
+
+    /// The raw events of `keys`, parsed, found by id (the bloom filters on `id` skip the row
+    /// groups that hold none of them).
+    pub(super) async fn raw_events(
+        &self,
+        organization: &str,
+        window: Window,
+        keys: &[Key],
+    ) -> Result<HashMap<Key, Value>> {
+        let mut found = HashMap::new();
+        if keys.is_empty() {
+            return Ok(found);
+        }
+        let mut ids: Vec<&str> = keys.iter().map(|key| key.id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let ctx = self.context()?;
+        let mut stream = self
+            .events(&ctx, &Scope::one(organization))?
+            .filter(in_window(window).and(in_list(
+                col(column::ID),
+                ids.into_iter().map(lit).collect(),
+                false,
+            )))?
+            .select(vec![
+                col(column::TIMESTAMP),
+                col(column::ID),
+                col(column::RAW),
+            ])?
+            .execute_stream()
+            .await?;
+        let wanted: std::collections::HashSet<&Key> = keys.iter().collect();
+        while let Some(batch) = stream.try_next().await? {
+            let times = batch.column(0).as_primitive::<TimestampMicrosecondType>();
+            let ids = cast(batch.column(1), &DataType::Utf8)?;
+            let raws = cast(batch.column(2), &DataType::Utf8)?;
+            let (ids, raws) = (ids.as_string::<i32>(), raws.as_string::<i32>());
+            for row in 0..batch.num_rows() {
+                let key = Key {
+                    micros: times.value(row),
+                    id: ids.value(row).to_owned(),
+                };
+                if wanted.contains(&key)
+                    && let Ok(event) = serde_json::from_str::<Value>(raws.value(row))
+                {
+                    found.insert(key, event);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// The id of the `kind` resource whose `resource.<field>` in admin events is `name`
+    /// (lower-case), as last seen. Only admin events about such resources are read for it.
+    pub(super) async fn resource_id_by(
+        &self,
+        organization: &str,
+        kind: &str,
+        field: &str,
+        name: &str,
+        window: Window,
+    ) -> Result<Option<String>> {
+        let value = datafusion_functions_json::udfs::json_as_text_udf().call(vec![
+            col(column::RAW),
+            lit("resource"),
+            lit(field.to_owned()),
+        ]);
+        let ctx = self.context()?;
+        let batches: Vec<RecordBatch> = self
+            .events(&ctx, &Scope::one(organization))?
+            .filter(
+                in_window(window)
+                    .and(col(column::SERVICE).eq(lit("directory")))
+                    .and(col("resource_type").eq(lit(kind.to_owned())))
+                    .and(crate::case_fold::matches_any(value, [name])),
+            )?
+            .sort(vec![col(column::TIMESTAMP).sort(false, false)])?
+            .select(vec![col("resource_id")])?
+            .limit(0, Some(1))?
+            .collect()
+            .await?;
+        for batch in &batches {
+            let ids = cast(batch.column(0), &DataType::Utf8)?;
+            if !ids.is_empty() && ids.is_valid(0) {
+                return Ok(Some(ids.as_string::<i32>().value(0).to_owned()));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The newest `n` of `items` by time, newest first.
+pub(super) fn newest<T>(mut items: Vec<(Key, T)>, n: usize) -> Vec<(Key, T)> {
+    items.sort_by(|a, b| b.0.cmp(&a.0));
+    items.truncate(n);
+    items
+}

@@ -91,7 +91,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 ///
 /// Ingest keeps mimalloc's defaults (it reuses ~100 MB batches continuously), and so does
 /// `export-increment`, whose memory is bounded by its object size and which runs ~20 % faster
-/// with them (fewer page faults on the per-batch buffers). Queries and exports
+/// with them (fewer page faults on the per-batch buffers). So do `serve` and `bench-query`,
+/// which measures queries as the long-running server answers them (returning every freed page
+/// at once costs a warm process a quarter of its query time in page faults). Queries and exports
 /// run many short plans whose freed pages mimalloc would otherwise keep, which nearly doubles an
 /// export's peak resident memory. mimalloc reads these settings from the environment when the
 /// process starts, before `main`, so a query command sets them and re-executes itself once.
@@ -141,7 +143,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if !matches!(
         cli.command,
-        Command::Ingest(_) | Command::Generate(_) | Command::Serve(_) | Command::ExportIncrement(_)
+        Command::Ingest(_)
+            | Command::Generate(_)
+            | Command::Serve(_)
+            | Command::ExportIncrement(_)
+            | Command::BenchQuery(_)
     ) {
         reexec_with_query_allocator_settings();
     }

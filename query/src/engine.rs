@@ -105,7 +105,7 @@ fn session_config(target_partitions: usize, options: &[(String, String)]) -> Res
 const TABLE_STORE_URL: &str = "insights-table://events";
 
 /// One loaded state of the table: its version and a table provider over it.
-struct Loaded {
+pub(crate) struct Loaded {
     table: EventTable,
     provider: Arc<dyn TableProvider>,
 }
@@ -214,7 +214,21 @@ impl QueryEngine {
     /// The events the scope may see, as a DataFrame of the session; nothing outside the scope
     /// is reachable from it.
     pub(crate) fn events(&self, ctx: &SessionContext, scope: &Scope) -> Result<DataFrame> {
-        let loaded = self.current();
+        self.events_of(ctx, scope, &self.current())
+    }
+
+    /// The table version now loaded, for reads that must all see the same one.
+    pub(crate) fn snapshot(&self) -> Arc<Loaded> {
+        self.current()
+    }
+
+    /// [`Self::events`] of one loaded table version.
+    pub(crate) fn events_of(
+        &self,
+        ctx: &SessionContext,
+        scope: &Scope,
+        loaded: &Loaded,
+    ) -> Result<DataFrame> {
         let frame = ctx.read_table(loaded.provider.clone())?;
         Ok(match scope.filter() {
             Some(filter) => frame.filter(filter)?,

@@ -1,10 +1,12 @@
 //! One page of events for a DI request: `limit` rows after `skip` and `search_after`, in
 //! (timestamp, id) order, with the paging key of the last row.
 
-use arrow::array::AsArray;
+use std::collections::{BTreeSet, HashMap};
+
+use arrow::array::{AsArray, RecordBatch, UInt32Array};
+use arrow::compute::{concat_batches, take_record_batch};
 use arrow::datatypes::TimestampMicrosecondType;
-use datafusion::prelude::col;
-use futures::TryStreamExt;
+use datafusion::prelude::{SessionContext, col, in_list, lit};
 use serde_json::Value;
 
 use insights_schemas::catalogue::is_known_field;
@@ -12,7 +14,7 @@ use insights_schemas::column;
 use insights_schemas::request::{EventQuery, RequestError, SortOrder};
 
 use crate::encode::{Encoder, Format, text_column};
-use crate::engine::{QueryEngine, Scope};
+use crate::engine::{Loaded, QueryEngine, Scope};
 use crate::error::Result;
 use crate::filter;
 
@@ -68,6 +70,11 @@ pub fn check_fields(fields: &[String]) -> Result<(), RequestError> {
 
 impl QueryEngine {
     /// Runs a DI events request and encodes its page in `format`.
+    ///
+    /// Two reads: the page's keys (organization, time, id) are found and ordered over the
+    /// narrow columns, then only those rows' output columns (`raw` above all) are read, by id
+    /// within the keys' time span. A page of 100 events among a day's millions then
+    /// decompresses the raw JSON of about 100 events, not of every candidate the sort saw.
     pub async fn events_page(
         &self,
         scope: &Scope,
@@ -76,43 +83,54 @@ impl QueryEngine {
     ) -> Result<EventsPage> {
         check_fields(&query.fields)?;
         let ctx = self.context()?;
-        let mut frame = self.events(&ctx, scope)?.filter(filter::filter(query)?)?;
+        // Both reads see the same table version, so every key is found again.
+        let loaded = self.snapshot();
+        let mut frame = self
+            .events_of(&ctx, scope, &loaded)?
+            .filter(filter::filter(query)?)?;
         if let Some((ms, id)) = &query.search_after {
             frame = frame.filter(filter::after(query.sort, *ms, id))?;
         }
-        let mut columns = format.columns(&query.fields);
-        for key in [column::TIMESTAMP, column::ID] {
-            if !columns.contains(&key) {
-                columns.push(key);
-            }
-        }
-        let frame = frame
+        let key_batches = frame
             .sort(filter::order(query.sort))?
             .limit(query.skip, Some(query.limit))?
-            .select(columns.into_iter().map(col).collect::<Vec<_>>())?;
-        let mut stream = frame.execute_stream().await?;
-        let mut encoder = Encoder::new(format, &query.fields);
-        let mut body = Vec::new();
-        encoder.begin(&mut body);
-        let mut last = None;
-        while let Some(batch) = stream.try_next().await? {
-            if batch.num_rows() == 0 {
-                continue;
-            }
-            encoder.batch(&batch, &mut body)?;
-            let row = batch.num_rows() - 1;
-            let timestamps = batch
+            .select(vec![
+                col(column::ORGANIZATION),
+                col(column::TIMESTAMP),
+                col(column::ID),
+            ])?
+            .collect()
+            .await?;
+        let mut keys: Vec<(String, i64, String)> = Vec::new();
+        for batch in &key_batches {
+            let orgs = text_column(batch, column::ORGANIZATION)?;
+            let ids = text_column(batch, column::ID)?;
+            let times = batch
                 .column_by_name(column::TIMESTAMP)
-                .map(|c| c.as_primitive::<TimestampMicrosecondType>().value(row));
-            let ids = text_column(&batch, column::ID)?;
-            if let Some(micros) = timestamps {
-                last = Some((
-                    micros.div_euclid(1000),
+                .ok_or_else(|| crate::error::Error::Invalid("no timestamp column".into()))?
+                .as_primitive::<TimestampMicrosecondType>();
+            for row in 0..batch.num_rows() {
+                keys.push((
+                    orgs.as_string::<i32>().value(row).to_owned(),
+                    times.value(row),
                     ids.as_string::<i32>().value(row).to_owned(),
                 ));
             }
         }
+
+        let mut encoder = Encoder::new(format, &query.fields);
+        let mut body = Vec::new();
+        encoder.begin(&mut body);
+        if let Some(page) = self
+            .rows_of(&ctx, scope, &loaded, &keys, format, &query.fields)
+            .await?
+        {
+            encoder.batch(&page, &mut body)?;
+        }
         encoder.finish(&mut body);
+        let last = keys
+            .last()
+            .map(|(_, micros, id)| (micros.div_euclid(1000), id.clone()));
         Ok(EventsPage {
             body,
             count: usize::try_from(encoder.rows()).unwrap_or(usize::MAX),
@@ -120,5 +138,89 @@ impl QueryEngine {
             sort: query.sort,
             search_after: last.or_else(|| query.search_after.clone()),
         })
+    }
+
+    /// The rows of `keys`, in their order, with the columns `format` writes; `None` when there
+    /// are no keys.
+    async fn rows_of(
+        &self,
+        ctx: &SessionContext,
+        scope: &Scope,
+        loaded: &Loaded,
+        keys: &[(String, i64, String)],
+        format: Format,
+        fields: &[String],
+    ) -> Result<Option<RecordBatch>> {
+        let (Some(first), Some(last)) = (
+            keys.iter().map(|k| k.1).min(),
+            keys.iter().map(|k| k.1).max(),
+        ) else {
+            return Ok(None);
+        };
+        let mut columns = format.columns(fields);
+        let mut read = columns.clone();
+        for key in [column::ORGANIZATION, column::TIMESTAMP, column::ID] {
+            if !read.contains(&key) {
+                read.push(key);
+            }
+        }
+        for key in [column::TIMESTAMP, column::ID] {
+            if !columns.contains(&key) {
+                columns.push(key);
+            }
+        }
+        let ids: BTreeSet<&str> = keys.iter().map(|k| k.2.as_str()).collect();
+        let batches = self
+            .events_of(ctx, scope, loaded)?
+            .filter(
+                filter::within(first, last + 1)
+                    .and(filter::days(first, last))
+                    .and(in_list(
+                        col(column::ID),
+                        ids.into_iter().map(lit).collect(),
+                        false,
+                    )),
+            )?
+            .select(read.iter().map(|c| col(*c)).collect::<Vec<_>>())?
+            .collect()
+            .await?;
+        let Some(schema) = batches.first().map(|b| b.schema()) else {
+            return Err(crate::error::Error::Invalid(
+                "the page's events were not found again".into(),
+            ));
+        };
+        let all = concat_batches(&schema, &batches)?;
+        let orgs = text_column(&all, column::ORGANIZATION)?;
+        let ids = text_column(&all, column::ID)?;
+        let (orgs, ids) = (orgs.as_string::<i32>(), ids.as_string::<i32>());
+        let times = all
+            .column_by_name(column::TIMESTAMP)
+            .ok_or_else(|| crate::error::Error::Invalid("no timestamp column".into()))?
+            .as_primitive::<TimestampMicrosecondType>();
+        let mut at: HashMap<(&str, i64, &str), u32> = HashMap::with_capacity(all.num_rows());
+        for row in 0..all.num_rows() {
+            let index = u32::try_from(row)
+                .map_err(|_| crate::error::Error::Invalid("page too large".into()))?;
+            at.entry((orgs.value(row), times.value(row), ids.value(row)))
+                .or_insert(index);
+        }
+        let indices = keys
+            .iter()
+            .map(|(org, micros, id)| {
+                at.get(&(org.as_str(), *micros, id.as_str()))
+                    .copied()
+                    .ok_or_else(|| {
+                        crate::error::Error::Invalid(format!(
+                            "event {id} of the page was not found again"
+                        ))
+                    })
+            })
+            .collect::<Result<Vec<u32>>>()?;
+        let ordered = take_record_batch(&all, &UInt32Array::from(indices))?;
+        let projection = columns
+            .iter()
+            .map(|name| ordered.schema().index_of(name))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(Some(ordered.project(&projection)?))
     }
 }

@@ -44,6 +44,13 @@ pub fn filter(query: &EventQuery) -> Result<Expr, RequestError> {
         .unwrap_or_else(|| lit(true)))
 }
 
+/// The `date` partitions from the day of `first_us` to the day of `last_us`, both included.
+pub fn days(first_us: i64, last_us: i64) -> Expr {
+    col(column::DATE)
+        .gt_eq(date_lit(first_us))
+        .and(col(column::DATE).lt_eq(date_lit(last_us)))
+}
+
 /// A filter for one `date` partition (`days` since the epoch).
 pub fn on_day(day: i32) -> Expr {
     col(column::DATE).eq(lit(ScalarValue::Date32(Some(day))))

@@ -116,14 +116,10 @@ fn host_filter(name: &str, id: &str) -> Expr {
 impl QueryEngine {
     async fn fold_host(&self, organization: &str, window: Window, filter: Expr) -> Result<Fold> {
         let mut fold = Fold::default();
-        for rows in self
-            .enrichment_rows(organization, window, filter, None)
-            .await?
-        {
-            for row in 0..rows.len() {
-                fold.add(&rows, row);
-            }
-        }
+        self.fold_rows(organization, window, filter, None, |rows, row| {
+            fold.add(rows, row)
+        })
+        .await?;
         Ok(fold)
     }
 

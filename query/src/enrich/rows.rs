@@ -9,13 +9,12 @@ use arrow::array::{
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, TimestampMicrosecondType};
 use datafusion::prelude::{Expr, col, in_list, lit};
-use datafusion::scalar::ScalarValue;
 use futures::TryStreamExt;
 use serde_json::Value;
 
 use insights_schemas::column;
 
-use super::{MICROS_PER_DAY, Window};
+use super::Window;
 use crate::engine::{QueryEngine, Scope};
 use crate::error::{Error, Result};
 use crate::filter;
@@ -172,27 +171,23 @@ pub(super) struct Key {
 
 /// Rows inside the window: `days` before `at`, `at` included, with the `date` partitions it spans.
 fn in_window(window: Window) -> Expr {
-    let day = |micros: i64| {
-        lit(ScalarValue::Date32(Some(
-            i32::try_from(micros.div_euclid(MICROS_PER_DAY)).unwrap_or(i32::MAX),
-        )))
-    };
     filter::within(window.start_us(), window.at_us + 1)
-        .and(col(column::DATE).gt_eq(day(window.start_us())))
-        .and(col(column::DATE).lt_eq(day(window.at_us)))
+        .and(filter::days(window.start_us(), window.at_us))
 }
 
 impl QueryEngine {
-    /// The organization's events in the window that pass `filter`, over every typed column an
-    /// enrichment reads, or only `reads` (and the timestamp) when given; columns not read
-    /// read as null.
-    pub(super) async fn enrichment_rows(
+    /// Calls `each` with every row of the organization's events in the window that pass
+    /// `filter`, batch by batch as the scan yields them (nothing is collected), over every
+    /// typed column an enrichment reads, or only `reads` (and the timestamp) when given;
+    /// columns not read read as null.
+    pub(super) async fn fold_rows(
         &self,
         organization: &str,
         window: Window,
         filter: Expr,
         reads: Option<&[Col]>,
-    ) -> Result<Vec<Rows>> {
+        mut each: impl FnMut(&Rows, usize),
+    ) -> Result<()> {
         // The filter is selective: evaluating it inside the decoder decodes the other columns
         // only for the subject's rows.
         let ctx = self.context_filtering_in_scan()?;
@@ -213,13 +208,15 @@ impl QueryEngine {
             .select(columns)?
             .execute_stream()
             .await?;
-        let mut rows = Vec::new();
         while let Some(batch) = stream.try_next().await? {
             if batch.num_rows() > 0 {
-                rows.push(Rows::from_batch(&batch)?);
+                let rows = Rows::from_batch(&batch)?;
+                for row in 0..rows.len() {
+                    each(&rows, row);
+                }
             }
         }
-        Ok(rows)
+        Ok(())
     }
 
     /// The raw events of `keys`, parsed, found by id (the bloom filters on `id` skip the row

@@ -328,14 +328,10 @@ impl QueryEngine {
         );
 
         let mut fold = Fold::default();
-        for rows in self
-            .enrichment_rows(organization, window, identity.any(), None)
-            .await?
-        {
-            for row in 0..rows.len() {
-                fold.add(&identity, &rows, row, window);
-            }
-        }
+        self.fold_rows(organization, window, identity.any(), None, |rows, row| {
+            fold.add(&identity, rows, row, window)
+        })
+        .await?;
         tracing::debug!(
             elapsed_ms = started.elapsed().as_millis() as u64,
             events = fold.events,
@@ -501,24 +497,24 @@ impl QueryEngine {
                 Col::ResourceType,
                 Col::ResourceName,
             ];
-            for rows in self
-                .enrichment_rows(organization, window, filter, Some(&reads))
-                .await?
-            {
-                for row in 0..rows.len() {
-                    if !identity.is_about(&rows, row) {
-                        continue;
-                    }
-                    if let Some(id) = rows.text(Col::ResourceId, row)
-                        && !identity.ids.contains(id)
-                    {
-                        identity.ids.insert(id.to_owned());
-                        grew = true;
-                    }
-                    if rows.text(Col::EventType, row).is_some_and(is_rename_event) {
-                        renames.push((rows.key(row), ()));
-                    }
+            let mut ids = std::collections::BTreeSet::new();
+            self.fold_rows(organization, window, filter, Some(&reads), |rows, row| {
+                if !identity.is_about(rows, row) {
+                    return;
                 }
+                if let Some(id) = rows.text(Col::ResourceId, row)
+                    && !identity.ids.contains(id)
+                    && !ids.contains(id)
+                {
+                    ids.insert(id.to_owned());
+                }
+                if rows.text(Col::EventType, row).is_some_and(is_rename_event) {
+                    renames.push((rows.key(row), ()));
+                }
+            })
+            .await?;
+            for id in ids {
+                grew |= identity.ids.insert(id);
             }
             let renames = newest(renames, RENAME_EVENTS);
             let missing: Vec<Key> = renames

@@ -14,6 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-20}
 work=${2:-$(mktemp -d)}
+mkdir -p "$work"
 command -v wrk >/dev/null || apt-get install -y wrk >/dev/null
 cargo build --release --locked --bin insights
 bin=${CARGO_TARGET_DIR:-target}/release/insights

@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 events=${1:-1000000}
 work=${2:-$(mktemp -d)}
+mkdir -p "$work"
 runs=${RUNS:-3}
 cargo build --release --locked --bin insights
 bin=${CARGO_TARGET_DIR:-target}/release/insights

@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 events=${1:-2000000}
 work=${2:-$(mktemp -d)}
+mkdir -p "$work"
 cargo build --release --locked --bin insights
 bin=${CARGO_TARGET_DIR:-target}/release/insights
 input="$work/events-$events.ndjson"

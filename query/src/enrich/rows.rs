@@ -178,8 +178,8 @@ fn in_window(window: Window) -> Expr {
 impl QueryEngine {
     /// Calls `each` with every row of the organization's events in the window that pass
     /// `filter`, batch by batch as the scan yields them (nothing is collected), over every
-    /// typed column an enrichment reads, or only `reads` (and the timestamp) when given;
-    /// columns not read read as null.
+    /// typed column an enrichment reads, or only `reads` (and the timestamp and success) when
+    /// given; columns not read read as null.
     pub(super) async fn fold_rows(
         &self,
         organization: &str,
@@ -192,7 +192,8 @@ impl QueryEngine {
         // only for the subject's rows.
         let ctx = self.context_filtering_in_scan()?;
         let columns: Vec<Expr> = match reads {
-            Some(reads) => std::iter::once(column::TIMESTAMP)
+            Some(reads) => [column::TIMESTAMP, column::SUCCESS]
+                .into_iter()
                 .chain(reads.iter().map(|c| TEXT_COLUMNS[*c as usize]))
                 .map(col)
                 .collect(),

@@ -159,3 +159,56 @@ fn binary_garbage_is_rejected_without_panicking() {
         stdout(&output)
     );
 }
+
+#[test]
+fn bad_lines_of_a_large_batch_keep_their_line_numbers() {
+    // A batch this large is decoded on two threads; the halves must come back in order.
+    let dir = tempfile::tempdir().unwrap();
+    let events = crate::support::generate(dir.path(), "events.ndjson", &["--events", "1000"]);
+    let mut all = lines(&events);
+    let bad_lines = [300usize, 900];
+    for line in bad_lines {
+        all[line - 1] = format!("not json {line}");
+    }
+    std::fs::write(dir.path().join("mixed.ndjson"), all.join("\n") + "\n").unwrap();
+    let output = run(dir.path(), &["ingest", "--json", "mixed.ndjson"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let summary: serde_json::Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    assert_eq!(summary["accepted"], 998);
+    assert_eq!(summary["rejected"], 2);
+    let quarantine = dir.path().join("insights-data/_quarantine/rejected.ndjson");
+    let entries: Vec<serde_json::Value> = lines(&quarantine)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let reported: Vec<(u64, String)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e["line"].as_u64().unwrap(),
+                e["text"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        reported,
+        bad_lines
+            .iter()
+            .map(|&l| (l as u64, format!("not json {l}")))
+            .collect::<Vec<_>>()
+    );
+    let rows = read_table(
+        dir.path().join("insights-data").to_str().unwrap(),
+        HashMap::new(),
+    );
+    let mut stored: Vec<_> = rows.iter().map(|r| r.raw.clone()).collect();
+    let mut want: Vec<_> = all
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !bad_lines.contains(&(i + 1)))
+        .map(|(_, l)| l.clone())
+        .collect();
+    stored.sort();
+    want.sort();
+    assert_eq!(stored, want);
+}

@@ -173,7 +173,8 @@ impl QueryEngine {
         Ok(version)
     }
 
-    fn current(&self) -> Arc<Loaded> {
+    /// The table version now loaded; reads that must all see the same one share it.
+    pub(crate) fn current(&self) -> Arc<Loaded> {
         self.loaded
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -215,11 +216,6 @@ impl QueryEngine {
     /// is reachable from it.
     pub(crate) fn events(&self, ctx: &SessionContext, scope: &Scope) -> Result<DataFrame> {
         self.events_of(ctx, scope, &self.current())
-    }
-
-    /// The table version now loaded, for reads that must all see the same one.
-    pub(crate) fn snapshot(&self) -> Arc<Loaded> {
-        self.current()
     }
 
     /// [`Self::events`] of one loaded table version.

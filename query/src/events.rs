@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use arrow::array::{AsArray, RecordBatch, UInt32Array};
+use arrow::array::{ArrayRef, AsArray, RecordBatch, TimestampMicrosecondArray, UInt32Array};
 use arrow::compute::{concat_batches, take_record_batch};
 use arrow::datatypes::TimestampMicrosecondType;
 use datafusion::prelude::{SessionContext, col, in_list, lit};
@@ -15,7 +15,7 @@ use insights_schemas::request::{EventQuery, RequestError, SortOrder};
 
 use crate::encode::{Encoder, Format, text_column};
 use crate::engine::{Loaded, QueryEngine, Scope};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::filter;
 
 /// A page of events and the DI response headers that go with it.
@@ -84,47 +84,56 @@ impl QueryEngine {
         check_fields(&query.fields)?;
         let ctx = self.context()?;
         // Both reads see the same table version, so every key is found again.
-        let loaded = self.snapshot();
+        let loaded = self.current();
         let mut frame = self
             .events_of(&ctx, scope, &loaded)?
             .filter(filter::filter(query)?)?;
         if let Some((ms, id)) = &query.search_after {
             frame = frame.filter(filter::after(query.sort, *ms, id))?;
         }
-        let key_batches = frame
+        let columns = output_columns(format, &query.fields);
+        // Without `raw` the output columns are narrow: one read gives the page.
+        let one_read = !columns.contains(&column::RAW);
+        let mut read = if one_read {
+            columns.clone()
+        } else {
+            Vec::new()
+        };
+        for key in KEY_COLUMNS {
+            if !read.contains(&key) {
+                read.push(key);
+            }
+        }
+        let found = frame
             .sort(filter::order(query.sort))?
             .limit(query.skip, Some(query.limit))?
-            .select(vec![
-                col(column::ORGANIZATION),
-                col(column::TIMESTAMP),
-                col(column::ID),
-            ])?
+            .select(read.iter().map(|c| col(*c)).collect::<Vec<_>>())?
             .collect()
             .await?;
         let mut keys: Vec<(String, i64, String)> = Vec::new();
-        for batch in &key_batches {
-            let orgs = text_column(batch, column::ORGANIZATION)?;
-            let ids = text_column(batch, column::ID)?;
-            let times = batch
-                .column_by_name(column::TIMESTAMP)
-                .ok_or_else(|| crate::error::Error::Invalid("no timestamp column".into()))?
-                .as_primitive::<TimestampMicrosecondType>();
-            for row in 0..batch.num_rows() {
-                keys.push((
-                    orgs.as_string::<i32>().value(row).to_owned(),
-                    times.value(row),
-                    ids.as_string::<i32>().value(row).to_owned(),
-                ));
-            }
+        for batch in &found {
+            let columns = KeyColumns::of(batch)?;
+            keys.extend((0..batch.num_rows()).map(|row| {
+                let (org, micros, id) = columns.key(row);
+                (org.to_owned(), micros, id.to_owned())
+            }));
         }
 
         let mut encoder = Encoder::new(format, &query.fields);
         let mut body = Vec::new();
         encoder.begin(&mut body);
-        if let Some(page) = self
-            .rows_of(&ctx, scope, &loaded, &keys, format, &query.fields)
-            .await?
-        {
+        let page = if one_read {
+            match found.first() {
+                Some(first) => Some(project(
+                    &concat_batches(&first.schema(), &found)?,
+                    &columns,
+                )?),
+                None => None,
+            }
+        } else {
+            self.rows_of(&ctx, scope, &loaded, &keys, &columns).await?
+        };
+        if let Some(page) = page {
             encoder.batch(&page, &mut body)?;
         }
         encoder.finish(&mut body);
@@ -140,16 +149,14 @@ impl QueryEngine {
         })
     }
 
-    /// The rows of `keys`, in their order, with the columns `format` writes; `None` when there
-    /// are no keys.
+    /// The rows of `keys`, in their order, with `columns`; `None` when there are no keys.
     async fn rows_of(
         &self,
         ctx: &SessionContext,
         scope: &Scope,
         loaded: &Loaded,
         keys: &[(String, i64, String)],
-        format: Format,
-        fields: &[String],
+        columns: &[&'static str],
     ) -> Result<Option<RecordBatch>> {
         let (Some(first), Some(last)) = (
             keys.iter().map(|k| k.1).min(),
@@ -157,16 +164,10 @@ impl QueryEngine {
         ) else {
             return Ok(None);
         };
-        let mut columns = format.columns(fields);
-        let mut read = columns.clone();
-        for key in [column::ORGANIZATION, column::TIMESTAMP, column::ID] {
+        let mut read = columns.to_vec();
+        for key in KEY_COLUMNS {
             if !read.contains(&key) {
                 read.push(key);
-            }
-        }
-        for key in [column::TIMESTAMP, column::ID] {
-            if !columns.contains(&key) {
-                columns.push(key);
             }
         }
         let ids: BTreeSet<&str> = keys.iter().map(|k| k.2.as_str()).collect();
@@ -185,24 +186,16 @@ impl QueryEngine {
             .collect()
             .await?;
         let Some(schema) = batches.first().map(|b| b.schema()) else {
-            return Err(crate::error::Error::Invalid(
+            return Err(Error::Invalid(
                 "the page's events were not found again".into(),
             ));
         };
         let all = concat_batches(&schema, &batches)?;
-        let orgs = text_column(&all, column::ORGANIZATION)?;
-        let ids = text_column(&all, column::ID)?;
-        let (orgs, ids) = (orgs.as_string::<i32>(), ids.as_string::<i32>());
-        let times = all
-            .column_by_name(column::TIMESTAMP)
-            .ok_or_else(|| crate::error::Error::Invalid("no timestamp column".into()))?
-            .as_primitive::<TimestampMicrosecondType>();
+        let found = KeyColumns::of(&all)?;
         let mut at: HashMap<(&str, i64, &str), u32> = HashMap::with_capacity(all.num_rows());
         for row in 0..all.num_rows() {
-            let index = u32::try_from(row)
-                .map_err(|_| crate::error::Error::Invalid("page too large".into()))?;
-            at.entry((orgs.value(row), times.value(row), ids.value(row)))
-                .or_insert(index);
+            let index = u32::try_from(row).map_err(|_| Error::Invalid("page too large".into()))?;
+            at.entry(found.key(row)).or_insert(index);
         }
         let indices = keys
             .iter()
@@ -210,17 +203,62 @@ impl QueryEngine {
                 at.get(&(org.as_str(), *micros, id.as_str()))
                     .copied()
                     .ok_or_else(|| {
-                        crate::error::Error::Invalid(format!(
-                            "event {id} of the page was not found again"
-                        ))
+                        Error::Invalid(format!("event {id} of the page was not found again"))
                     })
             })
             .collect::<Result<Vec<u32>>>()?;
         let ordered = take_record_batch(&all, &UInt32Array::from(indices))?;
-        let projection = columns
-            .iter()
-            .map(|name| ordered.schema().index_of(name))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        Ok(Some(ordered.project(&projection)?))
+        Ok(Some(project(&ordered, columns)?))
+    }
+}
+
+/// The columns that identify an event of the page.
+const KEY_COLUMNS: [&str; 3] = [column::ORGANIZATION, column::TIMESTAMP, column::ID];
+
+/// The columns `format` writes, and the paging key's (timestamp, id).
+fn output_columns(format: Format, fields: &[String]) -> Vec<&'static str> {
+    let mut columns = format.columns(fields);
+    for key in [column::TIMESTAMP, column::ID] {
+        if !columns.contains(&key) {
+            columns.push(key);
+        }
+    }
+    columns
+}
+
+/// `columns` of `batch`, in that order.
+fn project(batch: &RecordBatch, columns: &[&str]) -> Result<RecordBatch> {
+    let projection = columns
+        .iter()
+        .map(|name| batch.schema().index_of(name))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(batch.project(&projection)?)
+}
+
+/// The (organization, timestamp, id) columns of a batch, as plain strings and microseconds.
+struct KeyColumns {
+    orgs: ArrayRef,
+    times: TimestampMicrosecondArray,
+    ids: ArrayRef,
+}
+
+impl KeyColumns {
+    fn of(batch: &RecordBatch) -> Result<Self> {
+        let times = batch
+            .column_by_name(column::TIMESTAMP)
+            .ok_or_else(|| Error::Invalid("the page has no timestamp column".into()))?;
+        Ok(Self {
+            orgs: text_column(batch, column::ORGANIZATION)?,
+            times: times.as_primitive::<TimestampMicrosecondType>().clone(),
+            ids: text_column(batch, column::ID)?,
+        })
+    }
+
+    fn key(&self, row: usize) -> (&str, i64, &str) {
+        (
+            self.orgs.as_string::<i32>().value(row),
+            self.times.value(row),
+            self.ids.as_string::<i32>().value(row),
+        )
     }
 }

@@ -29,6 +29,11 @@ pub struct BenchArgs {
     /// A DataFusion setting for every query, as `key=value` (repeatable).
     #[arg(long = "set", value_parser = parse_setting)]
     settings: Vec<(String, String)>,
+    /// Also time this SQL query over the busiest organization (repeatable); `{user}`, `{host}`
+    /// and `{id}` stand for the busy user, the busy host and the event id the benchmarks use.
+    /// With `--sql` and no `--only`, only these queries run.
+    #[arg(long = "sql")]
+    queries: Vec<String>,
 }
 
 fn parse_setting(text: &str) -> Result<(String, String), String> {
@@ -36,6 +41,9 @@ fn parse_setting(text: &str) -> Result<(String, String), String> {
         .map(|(key, value)| (key.trim().to_owned(), value.trim().to_owned()))
         .ok_or_else(|| format!("{text:?} is not key=value"))
 }
+
+/// How the benchmarks of `--sql` queries are named.
+const SQL_PREFIX: &str = "sql: ";
 
 const DAY_US: i64 = 86_400_000_000;
 
@@ -124,9 +132,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     );
 
     let mut rows = Vec::new();
+    let only = match (&args.only, args.queries.is_empty()) {
+        (None, false) => Some("\0".to_owned()),
+        (only, _) => only.clone(),
+    };
     macro_rules! bench {
         ($name:expr, $target:expr, $body:expr) => {{
-            if args.only.as_deref().is_none_or(|only| $name.contains(only)) {
+            let name: &str = $name;
+            if name.starts_with(SQL_PREFIX)
+                || only.as_deref().is_none_or(|only| name.contains(only))
+            {
                 let mut samples = Vec::new();
                 for round in 0..=args.runs {
                     let started = Instant::now();
@@ -148,7 +163,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                     ms(samples[0]),
                     $target
                 );
-                rows.push(($name, ms(median)));
+                rows.push((name.to_owned(), ms(median)));
             }
         }};
     }
@@ -239,6 +254,17 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     bench!("enrich a busy host, 30 days", "150", {
         engine.enrich_host(&org, &host, window).await?.events
     });
+    for query in &args.queries {
+        let sql = query
+            .replace("{user}", &user)
+            .replace("{host}", &host)
+            .replace("{id}", &id);
+        let name = format!("{SQL_PREFIX}{sql}");
+        bench!(name.as_str(), "-", {
+            let batches: Vec<_> = engine.sql(&scope, &sql).await?.try_collect().await?;
+            1 + batches.iter().map(|b| b.num_rows() as u64).sum::<u64>()
+        });
+    }
     let _ = rows;
     Ok(ExitCode::SUCCESS)
 }

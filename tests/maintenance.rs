@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use crate::support::{generate, read_table, run, stderr, stdout};
 
 #[test]
-fn compaction_is_data_neutral_and_leaves_time_sorted_files() {
+fn compaction_is_data_neutral_and_leaves_files_sorted_by_service_then_time() {
     let dir = tempfile::tempdir().unwrap();
     generate(
         dir.path(),
@@ -49,25 +49,50 @@ fn compaction_is_data_neutral_and_leaves_time_sorted_files() {
     let again: serde_json::Value = serde_json::from_str(stdout(&again).trim()).unwrap();
     assert_eq!(again["duplicates"], 8000);
 
-    // Within each file, rows are in timestamp order.
+    // Within each file, rows are ordered by service, then resource type (none first), then
+    // timestamp: each service's events are one contiguous, time-sorted run.
+    let mut runs = 0;
     for entry in walk(&store.join("events")) {
         let file = std::fs::File::open(&entry).unwrap();
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
             .unwrap()
             .build()
             .unwrap();
-        let mut last = i64::MIN;
+        let mut last: Option<(String, Option<String>, i64)> = None;
         for batch in reader {
             let batch = batch.unwrap();
+            let text = |name: &str| {
+                arrow::compute::cast(
+                    batch.column_by_name(name).unwrap(),
+                    &arrow::datatypes::DataType::Utf8,
+                )
+                .unwrap()
+            };
+            let (services, kinds) = (text("service"), text("resource_type"));
+            let (services, kinds) = (
+                arrow::array::AsArray::as_string::<i32>(&services),
+                arrow::array::AsArray::as_string::<i32>(&kinds),
+            );
             let ts = arrow::array::AsArray::as_primitive::<
                 arrow::datatypes::TimestampMicrosecondType,
             >(batch.column_by_name("timestamp").unwrap());
-            for t in ts.values().iter() {
-                assert!(*t >= last, "{} is not sorted by timestamp", entry.display());
-                last = *t;
+            for row in 0..batch.num_rows() {
+                let key = (
+                    services.value(row).to_owned(),
+                    arrow::array::Array::is_valid(kinds, row).then(|| kinds.value(row).to_owned()),
+                    ts.value(row),
+                );
+                if let Some(last) = &last {
+                    assert!(*last <= key, "{}: {last:?} before {key:?}", entry.display());
+                    runs += usize::from(last.0 != key.0);
+                }
+                last = Some(key);
             }
         }
+        runs += 1;
     }
+    // The generated events span several services in every file.
+    assert!(runs > 4 * 3, "only {runs} service runs in 4 files");
 }
 
 /// Live files only: compaction leaves the replaced files until a vacuum, so read the log.

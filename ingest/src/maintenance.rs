@@ -1,20 +1,19 @@
 //! Table maintenance: compaction of small files and statistics.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::num::NonZeroU64;
 
-use deltalake::operations::optimize::OptimizeType;
-use deltalake::{FilterOp, FilterValue};
+use arrow::compute::concat_batches;
 use futures::TryStreamExt;
 use serde::Serialize;
 
-use insights_schemas::column;
+use insights_schemas::{column, event_schema};
 
 use crate::error::{Error, Result};
-use crate::table::{EventTable, writer_properties};
+use crate::table::{EventTable, LiveFile};
 
-/// Files are merged up to about this size.
-pub const TARGET_FILE_BYTES: u64 = 256 << 20;
+/// Files are merged in groups of up to about this many bytes (one group is sorted in memory, at
+/// several times its compressed size).
+pub const TARGET_FILE_BYTES: u64 = 64 << 20;
 
 /// Per-organization figures of [`TableStats`].
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
@@ -132,53 +131,52 @@ pub struct CompactSummary {
     pub version: i64,
 }
 
-/// Merges the files of every partition that has more than one into files of up to
-/// [`TARGET_FILE_BYTES`], sorted by timestamp. Each partition is one data-neutral commit
-/// (Delta `OPTIMIZE`): readers see either the old files or the new ones, never both.
+/// Merges the files of every partition that has more than one into files of up to about
+/// [`TARGET_FILE_BYTES`], their rows sorted for storage (by service and resource type, then by
+/// time: see `sort_for_storage`). Each merged group of files is replaced in one data-neutral
+/// commit (Delta `OPTIMIZE`): readers see either the old files or the new ones, never both,
+/// and the exporter sees no new data. A group is held in memory while it is sorted, so a
+/// compaction's memory is bounded by the group size, not by the partition's.
 pub async fn compact(table: &mut EventTable) -> Result<CompactSummary> {
-    let mut per_partition: BTreeMap<(String, String), u64> = BTreeMap::new();
-    for file in live_files(table).await? {
-        *per_partition
-            .entry((file.organization, file.date))
-            .or_insert(0) += 1;
+    let mut per_partition: BTreeMap<(String, String), Vec<LiveFile>> = BTreeMap::new();
+    for file in table.live_data_files().await? {
+        per_partition
+            .entry((file.organization.clone(), file.date.clone()))
+            .or_default()
+            .push(file);
     }
     let mut summary = CompactSummary::default();
-    let target = NonZeroU64::new(TARGET_FILE_BYTES).unwrap_or(NonZeroU64::MIN);
-    for ((organization, date), count) in per_partition {
-        if count < 2 {
+    let schema = event_schema();
+    for (_, files) in per_partition {
+        if files.len() < 2 {
             continue;
         }
-        let filters = [
-            (
-                column::ORGANIZATION,
-                FilterOp::Eq,
-                FilterValue::Scalar(organization.as_str()),
-            ),
-            (
-                column::DATE,
-                FilterOp::Eq,
-                FilterValue::Scalar(date.as_str()),
-            ),
-        ];
-        // Ordering by a single z-order column is a plain sort, so files stay time-ordered.
-        let (optimized, metrics) = table
-            .delta()
-            .clone()
-            .optimize()
-            .with_type(OptimizeType::ZOrder(vec![column::TIMESTAMP.to_owned()]))
-            .with_filters(&filters)
-            .with_target_size(target)
-            .with_writer_properties(writer_properties())
-            .with_max_concurrent_tasks(1)
-            .await
-            .map_err(|e| Error::Table {
-                table: table.name().to_owned(),
-                source: Box::new(e),
-            })?;
-        table.replace(optimized);
-        summary.partitions_compacted += 1;
-        summary.files_removed += metrics.num_files_removed;
-        summary.files_added += metrics.num_files_added;
+        let mut groups: Vec<Vec<LiveFile>> = Vec::new();
+        let mut group_bytes = 0;
+        for file in files {
+            let bytes = u64::try_from(file.size).unwrap_or(0);
+            if groups.is_empty() || group_bytes + bytes > TARGET_FILE_BYTES {
+                groups.push(Vec::new());
+                group_bytes = 0;
+            }
+            group_bytes += bytes;
+            if let Some(group) = groups.last_mut() {
+                group.push(file);
+            }
+        }
+        let mut compacted = false;
+        for group in groups.into_iter().filter(|group| group.len() > 1) {
+            let mut batches = Vec::new();
+            for file in &group {
+                batches.extend(table.read_rows(file).await?);
+            }
+            let rows = concat_batches(&schema, &batches)?;
+            drop(batches);
+            summary.files_removed += group.len() as u64;
+            summary.files_added += table.rewrite(group, rows, TARGET_FILE_BYTES).await?;
+            compacted = true;
+        }
+        summary.partitions_compacted += u64::from(compacted);
     }
     summary.version = table.version();
     Ok(summary)

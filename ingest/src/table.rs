@@ -2,12 +2,15 @@
 
 use std::collections::BTreeMap;
 
-use arrow::array::{Array, AsArray, RecordBatch, UInt32Array};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, Date32Array, RecordBatch, StringArray, UInt32Array};
+use arrow::compute::cast;
 use arrow::compute::take_record_batch;
 use arrow::datatypes::{DataType, Date32Type, TimestampMicrosecondType};
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
-use deltalake::kernel::{Action, StructType, Transaction};
+use deltalake::kernel::{Action, Remove, StructType, Transaction};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake::{DeltaTable, DeltaTableError, FilterOp, FilterValue};
@@ -234,7 +237,7 @@ impl EventTable {
         Ok(keys)
     }
 
-    /// Sorts `batch` by partition and time, writes one Parquet file per partition and commits
+    /// Sorts `batch` for storage ([`sort_for_storage`]), writes one Parquet file per partition and commits
     /// them in one Delta version that records `last_lsn` as the ingest transaction.
     pub async fn append(&mut self, batch: RecordBatch, last_lsn: u64) -> Result<CommitSummary> {
         let rows = batch.num_rows();
@@ -304,6 +307,151 @@ impl EventTable {
     }
 }
 
+/// One live data file, as a compaction reads and replaces it.
+pub(crate) struct LiveFile {
+    pub organization: String,
+    pub date: String,
+    pub path: object_store::path::Path,
+    pub size: i64,
+    /// The action that retires the file without changing the table's data.
+    pub remove: Remove,
+}
+
+impl EventTable {
+    /// Every live data file of the current version.
+    pub(crate) async fn live_data_files(&self) -> Result<Vec<LiveFile>> {
+        self.table
+            .get_active_add_actions_by_partitions(&[])
+            .map_ok(|file| {
+                let partition = file.partition_values_map();
+                let value = |name: &str| partition.get(name).cloned().flatten().unwrap_or_default();
+                LiveFile {
+                    organization: value(column::ORGANIZATION),
+                    date: value(column::DATE),
+                    path: file.object_store_path(),
+                    size: file.size(),
+                    remove: file.remove_action(false),
+                }
+            })
+            .try_collect()
+            .await
+            .map_err(|e| Error::table(&self.name, e))
+    }
+
+    /// The rows of one data file in the table's schema, with the partition columns (which the
+    /// file itself does not hold) filled in from its partition.
+    pub(crate) async fn read_rows(&self, file: &LiveFile) -> Result<Vec<RecordBatch>> {
+        let name = file.path.to_string();
+        let parquet_err = |source| Error::Parquet {
+            file: name.clone(),
+            source,
+        };
+        let day = chrono::NaiveDate::parse_from_str(&file.date, "%Y-%m-%d")
+            .ok()
+            .and_then(|date| {
+                date.signed_duration_since(chrono::NaiveDate::default())
+                    .num_days()
+                    .try_into()
+                    .ok()
+            })
+            .ok_or_else(|| Error::Store {
+                store: name.clone(),
+                message: format!(
+                    "the file's date partition {:?} is not a YYYY-MM-DD date",
+                    file.date
+                ),
+            })?;
+        #[allow(deprecated)] // see the import
+        let reader = ParquetObjectReader::new(self.table.object_store(), file.path.clone())
+            .with_file_size(u64::try_from(file.size).unwrap_or(0));
+        let mut stream = ParquetRecordBatchStreamBuilder::new(reader)
+            .await
+            .map_err(parquet_err)?
+            .build()
+            .map_err(parquet_err)?;
+        let schema = event_schema();
+        let mut batches = Vec::new();
+        while let Some(batch) = stream.try_next().await.map_err(parquet_err)? {
+            let rows = batch.num_rows();
+            let columns = schema
+                .fields()
+                .iter()
+                .map(|field| -> Result<ArrayRef> {
+                    Ok(match field.name().as_str() {
+                        column::ORGANIZATION => Arc::new(StringArray::from_iter_values(
+                            std::iter::repeat_n(file.organization.as_str(), rows),
+                        )),
+                        column::DATE => Arc::new(Date32Array::from_value(day, rows)),
+                        other => {
+                            let array =
+                                batch.column_by_name(other).ok_or_else(|| Error::Store {
+                                    store: name.clone(),
+                                    message: format!("the file lacks the column {other}"),
+                                })?;
+                            // Files written through DataFusion may hold Utf8View strings.
+                            if array.data_type() == field.data_type() {
+                                array.clone()
+                            } else {
+                                cast(array, field.data_type())?
+                            }
+                        }
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            batches.push(RecordBatch::try_new(schema.clone(), columns)?);
+        }
+        Ok(batches)
+    }
+
+    /// Replaces `files` by `rows` (all of theirs), sorted for storage, in one data-neutral
+    /// commit (Delta `OPTIMIZE`: every action has `dataChange` false, so readers of the
+    /// table's changes, like the exporter, see nothing new). Returns how many files it wrote.
+    pub(crate) async fn rewrite(
+        &mut self,
+        files: Vec<LiveFile>,
+        rows: RecordBatch,
+        target_size: u64,
+    ) -> Result<u64> {
+        let sorted = sort_for_storage(&rows)?;
+        drop(rows);
+        let mut writer = RecordBatchWriter::for_table(&self.table)
+            .map_err(|e| Error::table(&self.name, e))?
+            .with_writer_properties(writer_properties());
+        writer
+            .write(sorted)
+            .await
+            .map_err(|e| Error::table(&self.name, e))?;
+        let mut adds = writer
+            .flush()
+            .await
+            .map_err(|e| Error::table(&self.name, e))?;
+        for add in &mut adds {
+            add.data_change = false;
+        }
+        let added = adds.len() as u64;
+        let actions = files
+            .into_iter()
+            .map(|file| Action::Remove(file.remove))
+            .chain(adds.into_iter().map(Action::Add))
+            .collect();
+        let operation = DeltaOperation::Optimize {
+            predicate: None,
+            target_size: i64::try_from(target_size).unwrap_or(i64::MAX),
+        };
+        let snapshot = self
+            .table
+            .snapshot()
+            .map_err(|e| Error::table(&self.name, e))?;
+        let finalized = CommitBuilder::default()
+            .with_actions(actions)
+            .build(Some(snapshot), self.table.log_store(), operation)
+            .await
+            .map_err(|e| Error::table(&self.name, e))?;
+        self.table.state = Some(finalized.snapshot());
+        Ok(added)
+    }
+}
+
 /// Parquet settings of the table's files: zstd, statistics with a page index, bloom filters on
 /// the columns looked up by value, no dictionary for the unique or large columns.
 pub fn writer_properties() -> WriterProperties {
@@ -324,21 +472,30 @@ pub fn writer_properties() -> WriterProperties {
     builder.build()
 }
 
-/// Orders rows by organization, day, timestamp and id: one run per partition, time-sorted.
+/// The text column whose values, after the service, cluster a partition's rows.
+const CLUSTER_COLUMN: &str = "resource_type";
+
+/// Orders rows by organization and day (one run per partition), then by service and resource
+/// type, then by timestamp and id: within a file each service's events are contiguous and
+/// time-sorted, so a column that only some services fill (`system_hostname`, `resource_*`) is
+/// wholly null, or narrow in range, in the pages of the others, and a scan skips those pages.
 ///
-/// Rows arrive nearly in time order, so a sort of compact keys (a partition number and the
-/// timestamp, with the id compared only on ties) is much cheaper than a lexicographic sort
-/// over the string columns.
-fn sort_for_storage(batch: &RecordBatch) -> Result<RecordBatch> {
+/// Rows arrive nearly in time order, so a sort of compact keys (numbers for the partition, the
+/// service and the resource type, and the timestamp, with the id compared only on ties) is much
+/// cheaper than a lexicographic sort over the string columns.
+pub(crate) fn sort_for_storage(batch: &RecordBatch) -> Result<RecordBatch> {
     let missing = |name: &str| {
         Error::Arrow(arrow::error::ArrowError::SchemaError(format!(
             "no column {name} of the expected type"
         )))
     };
-    let orgs = batch
-        .column_by_name(column::ORGANIZATION)
-        .and_then(|c| c.as_string_opt::<i32>())
-        .ok_or_else(|| missing(column::ORGANIZATION))?;
+    let text = |name: &str| {
+        batch
+            .column_by_name(name)
+            .and_then(|c| c.as_string_opt::<i32>())
+            .ok_or_else(|| missing(name))
+    };
+    let orgs = text(column::ORGANIZATION)?;
     let dates = batch
         .column_by_name(column::DATE)
         .and_then(|c| c.as_primitive_opt::<Date32Type>())
@@ -347,10 +504,9 @@ fn sort_for_storage(batch: &RecordBatch) -> Result<RecordBatch> {
         .column_by_name(column::TIMESTAMP)
         .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
         .ok_or_else(|| missing(column::TIMESTAMP))?;
-    let ids = batch
-        .column_by_name(column::ID)
-        .and_then(|c| c.as_string_opt::<i32>())
-        .ok_or_else(|| missing(column::ID))?;
+    let ids = text(column::ID)?;
+    let services = ranks(text(column::SERVICE)?);
+    let clusters = ranks(text(CLUSTER_COLUMN)?);
     // Number the partitions in (organization, day) order.
     let mut partitions: BTreeMap<(&str, i32), u32> = BTreeMap::new();
     for row in 0..batch.num_rows() {
@@ -361,20 +517,43 @@ fn sort_for_storage(batch: &RecordBatch) -> Result<RecordBatch> {
     for (number, slot) in partitions.values_mut().enumerate() {
         *slot = number as u32;
     }
-    let mut keys: Vec<(u32, i64, u32)> = (0..batch.num_rows())
+    let mut keys: Vec<(u32, u32, u32, i64, u32)> = (0..batch.num_rows())
         .map(|row| {
             let partition = partitions[&(orgs.value(row), dates.value(row))];
-            (partition, times.value(row), row as u32)
+            (
+                partition,
+                services[row],
+                clusters[row],
+                times.value(row),
+                row as u32,
+            )
         })
         .collect();
     keys.sort_unstable_by(|a, b| {
-        (a.0, a.1)
-            .cmp(&(b.0, b.1))
-            .then_with(|| ids.value(a.2 as usize).cmp(ids.value(b.2 as usize)))
-            .then(a.2.cmp(&b.2))
+        (a.0, a.1, a.2, a.3)
+            .cmp(&(b.0, b.1, b.2, b.3))
+            .then_with(|| ids.value(a.4 as usize).cmp(ids.value(b.4 as usize)))
+            .then(a.4.cmp(&b.4))
     });
-    let indices = UInt32Array::from_iter_values(keys.into_iter().map(|k| k.2));
+    let indices = UInt32Array::from_iter_values(keys.into_iter().map(|k| k.4));
     Ok(take_record_batch(batch, &indices)?)
+}
+
+/// Each row's rank of its value among the column's distinct values, in text order; null ranks
+/// first (0).
+fn ranks(values: &StringArray) -> Vec<u32> {
+    let distinct: std::collections::HashSet<&str> = values.iter().flatten().collect();
+    let mut distinct: Vec<&str> = distinct.into_iter().collect();
+    distinct.sort_unstable();
+    let distinct: std::collections::HashMap<&str, u32> = distinct
+        .into_iter()
+        .enumerate()
+        .map(|(rank, value)| (value, rank as u32 + 1))
+        .collect();
+    values
+        .iter()
+        .map(|value| value.map_or(0, |v| distinct[v]))
+        .collect()
 }
 
 fn count_partitions(batch: &RecordBatch) -> BTreeMap<PartitionId, usize> {

@@ -145,11 +145,13 @@ static UDF: LazyLock<Arc<ScalarUDF>> = LazyLock::new(|| {
 });
 
 /// `lower(text) IN (lower(values)...)`, evaluated without lower-casing the column (the function
-/// lower-cases the values).
+/// lower-cases the values). It is guarded by `text IS NOT NULL`, which is the same condition
+/// (null never matches) but one the scan can prove false from statistics: row groups and pages
+/// where the column is all null (other services' events) are skipped unread.
 pub fn matches_any<S: AsRef<str>>(text: Expr, values: impl IntoIterator<Item = S>) -> Expr {
-    let mut args = vec![text];
+    let mut args = vec![text.clone()];
     args.extend(values.into_iter().map(|v| lit(v.as_ref())));
-    UDF.call(args)
+    text.is_not_null().and(UDF.call(args))
 }
 
 #[cfg(test)]

@@ -3,18 +3,19 @@
 
 use std::collections::HashMap;
 
-use datafusion::prelude::{Expr, col, lit};
+use datafusion::prelude::{Expr, col, in_list, lit};
 use serde_json::Value;
 
-use insights_schemas::format_timestamp_us;
+use insights_schemas::{column, format_timestamp_us};
 
-use super::rows::{Col, Key, Rows, newest};
+use super::rows::{Col, Key, Rows, TIMES_PER_LOOK, newest};
 use super::{
     Change, HostReport, Latest, RECENT_CHANGES, SeenAt, Tallies, Window, changes_of, is_auth,
 };
 use crate::case_fold::matches_any;
 use crate::engine::QueryEngine;
 use crate::error::{Error, Result};
+use crate::fields::timestamp_lit;
 
 /// Kinds of host events whose details the report lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -26,10 +27,11 @@ enum Detail {
     Device,
 }
 
-/// The columns [`Fold::add`] reads: every column a scan decodes costs time for every page
-/// of the window, since a host's events are spread over all of them.
-const READS: [Col; 11] = [
-    Col::Id,
+/// The columns [`Fold::add`] reads over the whole window: every column a scan decodes costs
+/// time for every page that holds some of the host's events. The unique `id` is not among
+/// them (decoding it cost as much as the other columns together): the details' ids are read
+/// afterwards, at the details' times only (`identify_details`).
+const READS: [Col; 10] = [
     Col::Service,
     Col::EventType,
     Col::ClientIp,
@@ -42,6 +44,8 @@ const READS: [Col; 11] = [
     Col::Country,
 ];
 
+type Details = HashMap<Detail, Vec<(Key, (String, String))>>;
+
 #[derive(Default)]
 struct Fold {
     events: u64,
@@ -52,7 +56,8 @@ struct Fold {
     ips: Tallies,
     failed_logins: u64,
     last_failed: Latest<SeenAt>,
-    details: HashMap<Detail, Vec<(Key, (String, String))>>,
+    /// The newest items of each kind (their keys hold no id when the scan read none).
+    details: Details,
 }
 
 impl Fold {
@@ -132,13 +137,78 @@ fn host_filter(name: &str, id: &str) -> Expr {
 }
 
 impl QueryEngine {
-    async fn fold_host(&self, organization: &str, window: Window, filter: Expr) -> Result<Fold> {
+    async fn fold_host(
+        &self,
+        organization: &str,
+        window: Window,
+        filter: Expr,
+        reads: &[Col],
+    ) -> Result<Fold> {
         let mut fold = Fold::default();
-        self.fold_rows(organization, window, filter, Some(&READS), |rows, row| {
+        self.fold_rows(organization, window, filter, Some(reads), |rows, row| {
             fold.add(rows, row)
         })
         .await?;
         Ok(fold)
+    }
+
+    /// The newest [`RECENT_CHANGES`] details of each kind, with their ids, and their events.
+    /// `found` holds the newest items by time as a scan without ids kept them (ties in any
+    /// order); the host's rows at exactly those times are read again with their ids and JSON
+    /// and ranked by (time, id), which gives the same items as a scan that had read every id.
+    async fn identify_details(
+        &self,
+        organization: &str,
+        window: Window,
+        filter: &Expr,
+        found: Details,
+    ) -> Result<(Details, HashMap<Key, Value>)> {
+        let mut times: Vec<i64> = found
+            .into_values()
+            .flat_map(|items| newest(items, RECENT_CHANGES))
+            .map(|(key, _)| key.micros)
+            .collect();
+        times.sort_unstable();
+        times.dedup();
+        // The look reads the id and the event's JSON besides the scan's columns.
+        let reads: Vec<Col> = [Col::Id, Col::Raw].into_iter().chain(READS).collect();
+        let mut details = Details::new();
+        let mut events = HashMap::new();
+        for chunk in times.chunks(TIMES_PER_LOOK) {
+            let at = in_list(
+                col(column::TIMESTAMP),
+                chunk.iter().map(|&micros| timestamp_lit(micros)).collect(),
+                false,
+            );
+            let mut look = Fold::default();
+            self.fold_rows(
+                organization,
+                window,
+                filter.clone().and(at),
+                Some(&reads),
+                |rows, row| {
+                    look.add(rows, row);
+                    if let Some(event) = rows
+                        .text(Col::Raw, row)
+                        .and_then(|raw| serde_json::from_str::<Value>(raw).ok())
+                    {
+                        events.insert(rows.key(row), event);
+                    }
+                },
+            )
+            .await?;
+            for (kind, items) in look.details {
+                details.entry(kind).or_default().extend(items);
+            }
+        }
+        let details: Details = details
+            .into_iter()
+            .map(|(kind, items)| (kind, newest(items, RECENT_CHANGES)))
+            .collect();
+        let shown: std::collections::HashSet<&Key> =
+            details.values().flatten().map(|(key, _)| key).collect();
+        events.retain(|key, _| shown.contains(key));
+        Ok((details, events))
     }
 
     /// Enriches a host known by hostname, display name or system id.
@@ -150,24 +220,22 @@ impl QueryEngine {
     ) -> Result<HostReport> {
         let searched = which.trim().to_owned();
         let name = searched.to_lowercase();
+        let mut filter = host_filter(&name, &searched);
         let mut fold = self
-            .fold_host(organization, window, host_filter(&name, &searched))
+            .fold_host(organization, window, filter.clone(), &READS)
             .await?;
         if fold.events == 0
             && let Some(id) = self
                 .resource_id_by(organization, "system", "displayName", &name, window)
                 .await?
         {
+            filter = col("system_id")
+                .eq(lit(id.as_str()))
+                .or(col("resource_type")
+                    .eq(lit("system"))
+                    .and(col("resource_id").eq(lit(id.as_str()))));
             fold = self
-                .fold_host(
-                    organization,
-                    window,
-                    col("system_id")
-                        .eq(lit(id.as_str()))
-                        .or(col("resource_type")
-                            .eq(lit("system"))
-                            .and(col("resource_id").eq(lit(id.as_str())))),
-                )
+                .fold_host(organization, window, filter.clone(), &READS)
                 .await?;
         }
         if fold.events == 0 {
@@ -177,18 +245,14 @@ impl QueryEngine {
                 format_timestamp_us(window.at_us)
             )));
         }
-        let mut details: HashMap<Detail, Vec<(Key, (String, String))>> = fold
-            .details
-            .drain()
-            .map(|(kind, items)| (kind, newest(items, RECENT_CHANGES)))
-            .collect();
-        let keys: Vec<Key> = details
-            .values()
-            .flatten()
-            .map(|(key, _)| key.clone())
-            .collect();
-        let raw = self.raw_events(organization, window, &keys).await?;
-
+        let (mut details, raw) = self
+            .identify_details(
+                organization,
+                window,
+                &filter,
+                std::mem::take(&mut fold.details),
+            )
+            .await?;
         // The display name and OS as the newest read event that carries them tells.
         let mut read: Vec<(&Key, &Value)> = raw.iter().collect();
         read.sort_by(|a, b| b.0.cmp(a.0));

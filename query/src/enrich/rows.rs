@@ -17,10 +17,16 @@ use insights_schemas::column;
 use super::Window;
 use crate::engine::{QueryEngine, Scope};
 use crate::error::{Error, Result};
+use crate::fields::timestamp_lit;
 use crate::filter;
 
-/// The text columns an enrichment reads, in the order of [`Col`].
-const TEXT_COLUMNS: [&str; 15] = [
+/// Times named in one look at a few rows: up to DataFusion's `max_in_list_size` (20), a list of
+/// times still prunes pages by their time statistics.
+pub(super) const TIMES_PER_LOOK: usize = 20;
+
+/// The text columns an enrichment reads, in the order of [`Col`]; `raw`, the last, only when
+/// named.
+const TEXT_COLUMNS: [&str; 16] = [
     column::ID,
     column::SERVICE,
     column::EVENT_TYPE,
@@ -36,6 +42,7 @@ const TEXT_COLUMNS: [&str; 15] = [
     "system_hostname",
     "application_name",
     "geoip_country_code",
+    column::RAW,
 ];
 
 /// A text column of [`Rows`].
@@ -56,6 +63,8 @@ pub(super) enum Col {
     SystemHostname,
     ApplicationName,
     Country,
+    /// The event's JSON: read only by a look at a few rows.
+    Raw,
 }
 
 /// A text column of a batch: plain strings, or a dictionary's values and the rows' keys, or
@@ -199,7 +208,7 @@ impl QueryEngine {
                 .collect(),
             None => [column::TIMESTAMP, column::SUCCESS, "mfa"]
                 .into_iter()
-                .chain(TEXT_COLUMNS)
+                .chain(TEXT_COLUMNS.into_iter().filter(|name| *name != column::RAW))
                 .map(col)
                 .collect(),
         };
@@ -220,8 +229,10 @@ impl QueryEngine {
         Ok(())
     }
 
-    /// The raw events of `keys`, parsed, found by id (the bloom filters on `id` skip the row
-    /// groups that hold none of them).
+    /// The raw events of `keys`, parsed, found by time and id: each look names at most
+    /// [`TIMES_PER_LOOK`] times, so the pages' time statistics skip every page that holds none
+    /// of them (and the bloom filters on `id` the row groups), and `id` and `raw` are decoded
+    /// only in the pages that remain.
     pub(super) async fn raw_events(
         &self,
         organization: &str,
@@ -229,42 +240,67 @@ impl QueryEngine {
         keys: &[Key],
     ) -> Result<HashMap<Key, Value>> {
         let mut found = HashMap::new();
-        if keys.is_empty() {
-            return Ok(found);
-        }
-        let mut ids: Vec<&str> = keys.iter().map(|key| key.id.as_str()).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let ctx = self.context()?;
-        let mut stream = self
-            .events(&ctx, &Scope::one(organization))?
-            .filter(in_window(window).and(in_list(
-                col(column::ID),
-                ids.into_iter().map(lit).collect(),
-                false,
-            )))?
-            .select(vec![
-                col(column::TIMESTAMP),
-                col(column::ID),
-                col(column::RAW),
-            ])?
-            .execute_stream()
-            .await?;
-        let wanted: std::collections::HashSet<&Key> = keys.iter().collect();
-        while let Some(batch) = stream.try_next().await? {
-            let times = batch.column(0).as_primitive::<TimestampMicrosecondType>();
-            let ids = cast(batch.column(1), &DataType::Utf8)?;
-            let raws = cast(batch.column(2), &DataType::Utf8)?;
-            let (ids, raws) = (ids.as_string::<i32>(), raws.as_string::<i32>());
-            for row in 0..batch.num_rows() {
-                let key = Key {
-                    micros: times.value(row),
-                    id: ids.value(row).to_owned(),
-                };
-                if wanted.contains(&key)
-                    && let Ok(event) = serde_json::from_str::<Value>(raws.value(row))
-                {
-                    found.insert(key, event);
+        let mut keys: Vec<&Key> = keys.iter().collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let wanted: std::collections::HashSet<&Key> = keys.iter().copied().collect();
+        let mut rest = keys.as_slice();
+        while !rest.is_empty() {
+            // As many keys as hold TIMES_PER_LOOK distinct times.
+            let mut times: Vec<i64> = Vec::new();
+            let mut taken = 0;
+            for key in rest {
+                if times.last() != Some(&key.micros) {
+                    if times.len() == TIMES_PER_LOOK {
+                        break;
+                    }
+                    times.push(key.micros);
+                }
+                taken += 1;
+            }
+            let (look, later) = rest.split_at(taken);
+            rest = later;
+            let mut ids: Vec<&str> = look.iter().map(|key| key.id.as_str()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let ctx = self.context()?;
+            let mut stream = self
+                .events(&ctx, &Scope::one(organization))?
+                .filter(
+                    in_window(window)
+                        .and(in_list(
+                            col(column::TIMESTAMP),
+                            times.into_iter().map(timestamp_lit).collect(),
+                            false,
+                        ))
+                        .and(in_list(
+                            col(column::ID),
+                            ids.into_iter().map(lit).collect(),
+                            false,
+                        )),
+                )?
+                .select(vec![
+                    col(column::TIMESTAMP),
+                    col(column::ID),
+                    col(column::RAW),
+                ])?
+                .execute_stream()
+                .await?;
+            while let Some(batch) = stream.try_next().await? {
+                let times = batch.column(0).as_primitive::<TimestampMicrosecondType>();
+                let ids = cast(batch.column(1), &DataType::Utf8)?;
+                let raws = cast(batch.column(2), &DataType::Utf8)?;
+                let (ids, raws) = (ids.as_string::<i32>(), raws.as_string::<i32>());
+                for row in 0..batch.num_rows() {
+                    let key = Key {
+                        micros: times.value(row),
+                        id: ids.value(row).to_owned(),
+                    };
+                    if wanted.contains(&key)
+                        && let Ok(event) = serde_json::from_str::<Value>(raws.value(row))
+                    {
+                        found.insert(key, event);
+                    }
                 }
             }
         }

@@ -205,9 +205,13 @@ fn history() -> Vec<String> {
 }
 
 fn store() -> (tempfile::TempDir, PathBuf) {
+    store_of(history())
+}
+
+fn store_of(events: Vec<String>) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("history.ndjson");
-    std::fs::write(&input, history().join("\n") + "\n").unwrap();
+    std::fs::write(&input, events.join("\n") + "\n").unwrap();
     let store = dir.path().join("store");
     let output = run(
         dir.path(),
@@ -428,4 +432,105 @@ fn host_enrichment_pins_every_attribute() {
     let other = enrich(&store, B, "host", "Computer123").unwrap();
     assert_eq!(other["id"], "S9");
     assert_eq!(other["users"][0]["value"], "eve");
+}
+
+/// A host's report lists the newest details of each kind, read again by time in looks of at
+/// most 20 times: 29 distinct times here, so the newest are in the second look; two commands
+/// share one time and both are listed, each with its own result.
+#[test]
+fn host_details_are_the_newest_of_each_kind_however_many_times_they_span() {
+    let host = json!({"id": "S7", "hostname": "Server7"});
+    let mut events = Vec::new();
+    for day in 1..=12 {
+        events.push(event(
+            A,
+            &format!("c{day:02}"),
+            &format!("2026-10-{day:02}T09:00:00Z"),
+            "systems",
+            "command_result",
+            json!({"system": host, "command_result": {"exit_code": day}}),
+        ));
+        events.push(event(
+            A,
+            &format!("a{day:02}"),
+            &format!("2026-10-{day:02}T10:00:00Z"),
+            "directory",
+            "system_update",
+            json!({"resource": {"type": "system", "id": "S7", "name": "Server7"},
+            "changes": [{"field": "description", "to": format!("v{day}")}]}),
+        ));
+        events.push(event(
+            A,
+            &format!("m{day:02}"),
+            &format!("2026-10-{day:02}T11:00:00Z"),
+            "mdm",
+            "mdm_command_result",
+            json!({"system": host, "status": format!("S{day}")}),
+        ));
+    }
+    events.push(event(
+        A,
+        "c12b",
+        "2026-10-12T09:00:00Z",
+        "systems",
+        "command_result",
+        json!({"system": host, "command_result": {"exit_code": 99}}),
+    ));
+    let (_dir, store) = store_of(events);
+    let report = enrich(&store, A, "host", "server7").unwrap();
+    let mdm: Vec<&str> = report["mdm_results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["changes"].as_str().unwrap())
+        .collect();
+    let expected: Vec<String> = (3..=12).rev().map(|day| format!("S{day}")).collect();
+    assert_eq!(
+        mdm, expected,
+        "the newest MDM results, from the second look"
+    );
+    let commands: Vec<(&str, i64)> = report["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["time"].as_str().unwrap(),
+                c["changes"]["exit_code"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let mut expected: Vec<(String, i64)> = vec![("2026-10-12T09:00:00.000Z".into(), 99)];
+    expected.extend(
+        (4..=12)
+            .rev()
+            .map(|day| (format!("2026-10-{day:02}T09:00:00.000Z"), day)),
+    );
+    assert_eq!(
+        commands,
+        expected
+            .iter()
+            .map(|(t, code)| (t.as_str(), *code))
+            .collect::<Vec<_>>()
+    );
+    let admin: Vec<&str> = report["admin_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["time"].as_str().unwrap())
+        .collect();
+    let expected: Vec<String> = (3..=12)
+        .rev()
+        .map(|day| format!("2026-10-{day:02}T10:00:00.000Z"))
+        .collect();
+    assert_eq!(admin, expected);
+    assert!(
+        report["admin_changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| !c["changes"].is_null()),
+        "{}",
+        report["admin_changes"]
+    );
 }

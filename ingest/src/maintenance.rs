@@ -3,12 +3,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use arrow::compute::concat_batches;
-use futures::TryStreamExt;
 use serde::Serialize;
 
-use insights_schemas::{column, event_schema};
+use insights_schemas::event_schema;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::table::{EventTable, LiveFile};
 
 /// Files are merged in groups of up to about this many bytes (one group is sorted in memory, at
@@ -38,47 +37,11 @@ pub struct TableStats {
     pub organizations: BTreeMap<String, OrgStats>,
 }
 
-/// One live data file: its partition, size and row count.
-struct FileInfo {
-    organization: String,
-    date: String,
-    bytes: u64,
-    rows: u64,
-}
-
-async fn live_files(table: &EventTable) -> Result<Vec<FileInfo>> {
-    let views: Vec<_> = table
-        .delta()
-        .get_active_add_actions_by_partitions(&[])
-        .map_ok(|file| {
-            let partition = file.partition_values_map();
-            let value = |name: &str| partition.get(name).cloned().flatten().unwrap_or_default();
-            let rows = file
-                .stats()
-                .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
-                .and_then(|s| s.get("numRecords").and_then(serde_json::Value::as_u64))
-                .unwrap_or(0);
-            FileInfo {
-                organization: value(column::ORGANIZATION),
-                date: value(column::DATE),
-                bytes: u64::try_from(file.size()).unwrap_or(0),
-                rows,
-            }
-        })
-        .try_collect()
-        .await
-        .map_err(|e| Error::Table {
-            table: table.name().to_owned(),
-            source: Box::new(e),
-        })?;
-    Ok(views)
-}
-
 /// The (organization, date) partitions that hold live files, dates as `YYYY-MM-DD`, with the
 /// rows their files hold.
 pub async fn partitions(table: &EventTable) -> Result<BTreeMap<(String, String), u64>> {
     let mut partitions = BTreeMap::new();
-    for file in live_files(table).await? {
+    for file in table.live_data_files().await? {
         *partitions
             .entry((file.organization, file.date))
             .or_default() += file.rows;
@@ -94,18 +57,18 @@ pub async fn stats(table: &EventTable) -> Result<TableStats> {
         ..Default::default()
     };
     let mut partitions: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    let files = live_files(table).await?;
+    let files = table.live_data_files().await?;
     for file in &files {
         stats.rows += file.rows;
         stats.files += 1;
-        stats.bytes += file.bytes;
+        stats.bytes += file.bytes();
         let org = stats
             .organizations
             .entry(file.organization.clone())
             .or_default();
         org.rows += file.rows;
         org.files += 1;
-        org.bytes += file.bytes;
+        org.bytes += file.bytes();
         partitions
             .entry(&file.organization)
             .or_default()
@@ -154,7 +117,7 @@ pub async fn compact(table: &mut EventTable) -> Result<CompactSummary> {
         let mut groups: Vec<Vec<LiveFile>> = Vec::new();
         let mut group_bytes = 0;
         for file in files {
-            let bytes = u64::try_from(file.size).unwrap_or(0);
+            let bytes = file.bytes();
             if groups.is_empty() || group_bytes + bytes > TARGET_FILE_BYTES {
                 groups.push(Vec::new());
                 group_bytes = 0;

@@ -307,14 +307,22 @@ impl EventTable {
     }
 }
 
-/// One live data file, as a compaction reads and replaces it.
+/// One live data file: its partition, size and rows, and how a compaction reads and replaces it.
 pub(crate) struct LiveFile {
     pub organization: String,
     pub date: String,
     pub path: object_store::path::Path,
     pub size: i64,
+    /// Rows, from the file's Delta statistics (0 when it has none).
+    pub rows: u64,
     /// The action that retires the file without changing the table's data.
     pub remove: Remove,
+}
+
+impl LiveFile {
+    pub(crate) fn bytes(&self) -> u64 {
+        u64::try_from(self.size).unwrap_or(0)
+    }
 }
 
 impl EventTable {
@@ -325,11 +333,17 @@ impl EventTable {
             .map_ok(|file| {
                 let partition = file.partition_values_map();
                 let value = |name: &str| partition.get(name).cloned().flatten().unwrap_or_default();
+                let rows = file
+                    .stats()
+                    .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+                    .and_then(|s| s.get("numRecords").and_then(serde_json::Value::as_u64))
+                    .unwrap_or(0);
                 LiveFile {
                     organization: value(column::ORGANIZATION),
                     date: value(column::DATE),
                     path: file.object_store_path(),
                     size: file.size(),
+                    rows,
                     remove: file.remove_action(false),
                 }
             })

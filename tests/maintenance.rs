@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use crate::support::{generate, read_table, run, stderr, stdout};
 
 #[test]
-fn compaction_is_data_neutral_and_leaves_files_sorted_by_service_then_time() {
+fn compaction_is_data_neutral_and_leaves_files_sorted_by_service_host_then_time() {
     let dir = tempfile::tempdir().unwrap();
     generate(
         dir.path(),
@@ -50,15 +50,17 @@ fn compaction_is_data_neutral_and_leaves_files_sorted_by_service_then_time() {
     assert_eq!(again["duplicates"], 8000);
 
     // Within each file, rows are ordered by service, then resource type (none first), then
-    // timestamp: each service's events are one contiguous, time-sorted run.
+    // host or else resource name (none first), then timestamp: each service's events are one
+    // contiguous run, and in it each host's (resource's) events one time-sorted run.
     let mut runs = 0;
+    let mut host_runs = 0;
     for entry in walk(&store.join("events")) {
         let file = std::fs::File::open(&entry).unwrap();
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
             .unwrap()
             .build()
             .unwrap();
-        let mut last: Option<(String, Option<String>, i64)> = None;
+        let mut last: Option<(String, Option<String>, Option<String>, i64)> = None;
         for batch in reader {
             let batch = batch.unwrap();
             let text = |name: &str| {
@@ -69,22 +71,30 @@ fn compaction_is_data_neutral_and_leaves_files_sorted_by_service_then_time() {
                 .unwrap()
             };
             let (services, kinds) = (text("service"), text("resource_type"));
-            let (services, kinds) = (
+            let (hosts, names) = (text("system_hostname"), text("resource_name"));
+            let (services, kinds, hosts, names) = (
                 arrow::array::AsArray::as_string::<i32>(&services),
                 arrow::array::AsArray::as_string::<i32>(&kinds),
+                arrow::array::AsArray::as_string::<i32>(&hosts),
+                arrow::array::AsArray::as_string::<i32>(&names),
             );
+            let valid = |texts: &arrow::array::StringArray, row: usize| {
+                arrow::array::Array::is_valid(texts, row).then(|| texts.value(row).to_owned())
+            };
             let ts = arrow::array::AsArray::as_primitive::<
                 arrow::datatypes::TimestampMicrosecondType,
             >(batch.column_by_name("timestamp").unwrap());
             for row in 0..batch.num_rows() {
                 let key = (
                     services.value(row).to_owned(),
-                    arrow::array::Array::is_valid(kinds, row).then(|| kinds.value(row).to_owned()),
+                    valid(kinds, row),
+                    valid(hosts, row).or(valid(names, row)),
                     ts.value(row),
                 );
                 if let Some(last) = &last {
                     assert!(*last <= key, "{}: {last:?} before {key:?}", entry.display());
                     runs += usize::from(last.0 != key.0);
+                    host_runs += usize::from(last.0 == "systems" && last.2 != key.2);
                 }
                 last = Some(key);
             }
@@ -93,6 +103,8 @@ fn compaction_is_data_neutral_and_leaves_files_sorted_by_service_then_time() {
     }
     // The generated events span several services in every file.
     assert!(runs > 4 * 3, "only {runs} service runs in 4 files");
+    // ... and the device events of several hosts in each.
+    assert!(host_runs > 4 * 3, "only {host_runs} host runs in 4 files");
 }
 
 /// Live files only: compaction leaves the replaced files until a vacuum, so read the log.

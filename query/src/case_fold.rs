@@ -16,6 +16,8 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
+use datafusion::common::tree_node::TreeNode;
+use datafusion::logical_expr::{BinaryExpr, Operator};
 use datafusion::prelude::{Expr, lit};
 use datafusion::scalar::ScalarValue;
 
@@ -147,11 +149,124 @@ static UDF: LazyLock<Arc<ScalarUDF>> = LazyLock::new(|| {
 /// `lower(text) IN (lower(values)...)`, evaluated without lower-casing the column (the function
 /// lower-cases the values). It is guarded by `text IS NOT NULL`, which is the same condition
 /// (null never matches) but one the scan can prove false from statistics: row groups and pages
-/// where the column is all null (other services' events) are skipped unread.
+/// where the column is all null (other services' events) are skipped unread. The scan also
+/// prunes by the ranges of text that can match at all ([`pruning_hint`]).
 pub fn matches_any<S: AsRef<str>>(text: Expr, values: impl IntoIterator<Item = S>) -> Expr {
     let mut args = vec![text.clone()];
     args.extend(values.into_iter().map(|v| lit(v.as_ref())));
     text.is_not_null().and(UDF.call(args))
+}
+
+/// A condition that every row passing `filter` passes, for statistics to prune by, or `None`
+/// when `filter` holds no case-insensitive match. Each match of [`matches_any`] whose values are
+/// all ASCII becomes the ranges of text that can match it ([`prefix_ranges`]), so statistics
+/// skip the pages whose values all sort outside them (the pages of other hosts and users).
+///
+/// The ranges are only for pruning: as a filter they would cost more to evaluate than the match
+/// itself. The rewrite keeps the implication under `AND` and `OR`; any other expression that
+/// holds a match (`NOT`, `CASE`) is left out of the hint.
+pub(crate) fn pruning_hint(filter: &Expr) -> Option<Expr> {
+    fn hint(expr: &Expr, rewrote: &mut bool) -> Option<Expr> {
+        match expr {
+            Expr::BinaryExpr(BinaryExpr { left, op, right })
+                if matches!(op, Operator::And | Operator::Or) =>
+            {
+                let (left, right) = (hint(left, rewrote), hint(right, rewrote));
+                match (op, left, right) {
+                    (Operator::And, Some(l), Some(r)) => Some(l.and(r)),
+                    (Operator::And, one, other) => one.or(other),
+                    (_, Some(l), Some(r)) => Some(l.or(r)),
+                    _ => None,
+                }
+            }
+            Expr::ScalarFunction(call) if call.func.name() == UDF.name() => {
+                let (text, values) = call.args.split_first()?;
+                let mut ranges = Vec::new();
+                for value in values {
+                    let Expr::Literal(ScalarValue::Utf8(Some(value)), _) = value else {
+                        return None;
+                    };
+                    ranges.extend(prefix_ranges(&value.to_lowercase())?);
+                }
+                *rewrote = true;
+                ranges
+                    .into_iter()
+                    .map(|(low, high)| {
+                        text.clone()
+                            .gt_eq(lit(low))
+                            .and(text.clone().lt(lit(high)))
+                    })
+                    .reduce(Expr::or)
+            }
+            other => {
+                let holds_match = other
+                    .exists(|e| {
+                        Ok(matches!(e, Expr::ScalarFunction(call) if call.func.name() == UDF.name()))
+                    })
+                    .unwrap_or(true);
+                (!holds_match).then(|| other.clone())
+            }
+        }
+    }
+    let mut rewrote = false;
+    let hinted = hint(filter, &mut rewrote)?;
+    rewrote.then_some(hinted)
+}
+
+/// Ranges of prefixes longer than this many are not worth the statistics' time.
+const MAX_RANGES: usize = 8;
+
+/// Every text whose lower-casing is `lowered` (ASCII and lower-case) lies in one of these
+/// half-open ranges `[low, high)`: the text starts with a case variant of `lowered`'s first
+/// characters, as many as give at most [`MAX_RANGES`] variants. The characters that lower-case
+/// to an ASCII character are that character, its upper case, and for `k` the Kelvin sign
+/// (`case_variants`). `None` when `lowered` is not ASCII or empty: no guard then.
+fn prefix_ranges(lowered: &str) -> Option<Vec<(String, String)>> {
+    if lowered.is_empty() || !lowered.is_ascii() {
+        return None;
+    }
+    let mut prefixes = vec![String::new()];
+    for c in lowered.chars() {
+        let variants = case_variants(c);
+        if prefixes.len() * variants.len() > MAX_RANGES {
+            break;
+        }
+        prefixes = prefixes
+            .iter()
+            .flat_map(|prefix| {
+                variants.iter().map(move |v| {
+                    let mut longer = prefix.clone();
+                    longer.push(*v);
+                    longer
+                })
+            })
+            .collect();
+    }
+    prefixes
+        .into_iter()
+        .map(|low| {
+            let mut high = low.clone();
+            let last = high.pop()?;
+            // The next character after the prefix's last: every text with the prefix sorts
+            // below it. No ASCII character or the Kelvin sign is the last character.
+            high.push(char::from_u32(u32::from(last) + 1)?);
+            Some((low, high))
+        })
+        .collect()
+}
+
+/// The characters whose lower-casing is the one character `c` (ASCII, lower-case).
+fn case_variants(c: char) -> Vec<char> {
+    let mut variants = vec![c];
+    let upper = c.to_ascii_uppercase();
+    if upper != c {
+        variants.push(upper);
+    }
+    if c == 'k' {
+        variants.push('\u{212A}');
+    }
+    variants.sort_unstable();
+    variants
 }
 
 #[cfg(test)]
@@ -209,6 +324,87 @@ mod tests {
         );
         let out = evaluate(&texts, &lowered(&["a"])).unwrap();
         assert_eq!(out.null_count(), 2);
+    }
+
+    #[test]
+    fn only_the_case_variants_lower_case_to_an_ascii_character() {
+        for code in 0..=0x10FFFF_u32 {
+            let Some(c) = char::from_u32(code) else {
+                continue;
+            };
+            let lower: Vec<char> = c.to_lowercase().collect();
+            if let [only] = lower[..]
+                && only.is_ascii()
+            {
+                assert!(case_variants(only).contains(&c), "{c:?} lower-cases to {only:?}");
+            }
+            // No character lower-cases to several characters that are all ASCII.
+            if lower.len() > 1 {
+                assert!(!lower.iter().all(char::is_ascii), "{c:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn prefix_ranges_hold_every_text_that_matches() {
+        let ranges = prefix_ranges("srv-web-01").unwrap();
+        // s, r, v: 2 variants each, `-` one; the next letter would make 16.
+        assert_eq!(ranges.len(), 8);
+        assert!(ranges.contains(&("srv-".to_owned(), "srv.".to_owned())));
+        assert!(ranges.contains(&("SrV-".to_owned(), "SrV.".to_owned())));
+        let inside = |text: &str| {
+            ranges
+                .iter()
+                .any(|(low, high)| low.as_str() <= text && text < high.as_str())
+        };
+        for text in ["srv-web-01", "SRV-WEB-01", "Srv-Web-01", "sRv-wEb-01"] {
+            assert!(matches(text, &lowered(&["srv-web-01"])));
+            assert!(inside(text), "{text}");
+        }
+        for text in ["srv-web-02", "ws-0001", "Srx", "", "sr", "srv_web_01"] {
+            assert!(!matches(text, &lowered(&["srv-web-01"])), "{text}");
+        }
+        assert!(!inside("ws-0001") && !inside("Srx") && !inside("sr") && !inside("srv_web_01"));
+        let kelvin = prefix_ranges("kim").unwrap();
+        assert!(
+            kelvin
+                .iter()
+                .any(|(low, high)| low.as_str() <= "\u{212A}IM" && "\u{212A}IM" < high.as_str())
+        );
+        assert!(matches("\u{212A}IM", &lowered(&["kim"])));
+        assert_eq!(prefix_ranges("jörg"), None);
+        assert_eq!(prefix_ranges(""), None);
+        assert_eq!(prefix_ranges("1-2").unwrap(), vec![("1-2".into(), "1-3".into())]);
+    }
+
+    #[test]
+    fn the_pruning_hint_replaces_matches_by_their_ranges_and_keeps_the_rest() {
+        use datafusion::prelude::col;
+        let host = matches_any(col("system_hostname"), ["Srv-Web-01"]);
+        let filter = host
+            .clone()
+            .or(col("system_id").eq(lit("x")))
+            .and(col("timestamp").gt(lit(1)));
+        let hint = pruning_hint(&filter).unwrap().to_string();
+        assert!(hint.contains("system_hostname >= Utf8(\"SRV-\")"), "{hint}");
+        assert!(hint.contains("system_hostname < Utf8(\"srv.\")"), "{hint}");
+        assert!(hint.contains("system_id = Utf8(\"x\")"), "{hint}");
+        assert!(hint.contains("timestamp > Int32(1)"), "{hint}");
+        assert!(!hint.contains(UDF.name()), "{hint}");
+        // A negated match says nothing about the text's range: left out, and with no match
+        // rewritten there is no hint at all (the scan prunes by the filter itself).
+        let negated = (!host.clone()).and(col("service").eq(lit("systems")));
+        assert_eq!(pruning_hint(&negated), None);
+        let user = matches_any(col("username"), ["Ann"]);
+        let both = pruning_hint(&negated.and(user)).unwrap().to_string();
+        assert!(both.starts_with("service = Utf8(\"systems\") AND "), "{both}");
+        assert!(both.contains("username >= Utf8(\"ANN\")"), "{both}");
+        assert!(!both.contains("system_hostname"), "{both}");
+        // ... and an OR with a side that gives no hint gives none.
+        assert_eq!(pruning_hint(&(!host.clone()).or(col("a").eq(lit(1)))), None);
+        // Non-ASCII values: no ranges, no hint; no match at all: nothing to add.
+        assert_eq!(pruning_hint(&matches_any(col("username"), ["jörg"])), None);
+        assert_eq!(pruning_hint(&col("a").eq(lit(1))), None);
     }
 
     #[test]

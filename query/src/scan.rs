@@ -332,16 +332,33 @@ impl TableProvider for EventsProvider {
                 .iter()
                 .any(|f| f.column_refs().iter().any(|c| c.name == column::RAW));
         options.global.pushdown_filters |= reads_raw;
-        let source = ParquetSource::new(
-            TableSchema::builder(self.file_schema.clone())
-                .with_table_partition_cols(self.partition_fields.clone())
-                .build(),
-        )
-        .with_table_parquet_options(options)
-        .with_parquet_file_reader_factory(Arc::new(CachedParquetFileReaderFactory::new(
-            store,
-            metadata_cache,
-        )));
+        let table_schema = TableSchema::builder(self.file_schema.clone())
+            .with_table_partition_cols(self.partition_fields.clone())
+            .build();
+        // Ranges that case-insensitive matches imply, for statistics only: evaluated inside
+        // the decoder they would cost more than the matches themselves.
+        let hint = if options.global.pushdown_filters {
+            None
+        } else {
+            conjunction(filters.iter().cloned())
+                .as_ref()
+                .and_then(crate::case_fold::pruning_hint)
+        };
+        let hint = hint
+            .map(|hint| {
+                let schema = DFSchema::try_from(table_schema.table_schema().as_ref().clone())?;
+                state.create_physical_expr(hint, &schema)
+            })
+            .transpose()?;
+        let mut source = ParquetSource::new(table_schema)
+            .with_table_parquet_options(options)
+            .with_parquet_file_reader_factory(Arc::new(CachedParquetFileReaderFactory::new(
+                store,
+                metadata_cache,
+            )));
+        if let Some(hint) = hint {
+            source = source.with_predicate(hint);
+        }
         let config = FileScanConfigBuilder::new(self.store_url.clone(), Arc::new(source))
             .with_file_groups(file_groups)
             .with_projection_indices(Some(indices))?

@@ -586,7 +586,9 @@ fn ranks<'a>(values: impl Iterator<Item = Option<&'a str>> + Clone) -> Vec<u32> 
         .enumerate()
         .map(|(rank, value)| (value, rank as u32 + 1))
         .collect();
-    values.map(|value| value.map_or(0, |v| distinct[v])).collect()
+    values
+        .map(|value| value.map_or(0, |v| distinct[v]))
+        .collect()
 }
 
 fn count_partitions(batch: &RecordBatch) -> BTreeMap<PartitionId, usize> {

@@ -12,12 +12,12 @@ use std::sync::{Arc, LazyLock};
 use arrow::array::{AnyDictionaryArray, Array, ArrayRef, AsArray, BooleanArray};
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
+use datafusion::common::tree_node::TreeNode;
 use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::{BinaryExpr, Operator};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
-use datafusion::common::tree_node::TreeNode;
-use datafusion::logical_expr::{BinaryExpr, Operator};
 use datafusion::prelude::{Expr, lit};
 use datafusion::scalar::ScalarValue;
 
@@ -191,11 +191,7 @@ pub(crate) fn pruning_hint(filter: &Expr) -> Option<Expr> {
                 *rewrote = true;
                 ranges
                     .into_iter()
-                    .map(|(low, high)| {
-                        text.clone()
-                            .gt_eq(lit(low))
-                            .and(text.clone().lt(lit(high)))
-                    })
+                    .map(|(low, high)| text.clone().gt_eq(lit(low)).and(text.clone().lt(lit(high))))
                     .reduce(Expr::or)
             }
             other => {
@@ -336,7 +332,10 @@ mod tests {
             if let [only] = lower[..]
                 && only.is_ascii()
             {
-                assert!(case_variants(only).contains(&c), "{c:?} lower-cases to {only:?}");
+                assert!(
+                    case_variants(only).contains(&c),
+                    "{c:?} lower-cases to {only:?}"
+                );
             }
             // No character lower-cases to several characters that are all ASCII.
             if lower.len() > 1 {
@@ -374,7 +373,10 @@ mod tests {
         assert!(matches("\u{212A}IM", &lowered(&["kim"])));
         assert_eq!(prefix_ranges("jörg"), None);
         assert_eq!(prefix_ranges(""), None);
-        assert_eq!(prefix_ranges("1-2").unwrap(), vec![("1-2".into(), "1-3".into())]);
+        assert_eq!(
+            prefix_ranges("1-2").unwrap(),
+            vec![("1-2".into(), "1-3".into())]
+        );
     }
 
     #[test]
@@ -397,7 +399,10 @@ mod tests {
         assert_eq!(pruning_hint(&negated), None);
         let user = matches_any(col("username"), ["Ann"]);
         let both = pruning_hint(&negated.and(user)).unwrap().to_string();
-        assert!(both.starts_with("service = Utf8(\"systems\") AND "), "{both}");
+        assert!(
+            both.starts_with("service = Utf8(\"systems\") AND "),
+            "{both}"
+        );
         assert!(both.contains("username >= Utf8(\"ANN\")"), "{both}");
         assert!(!both.contains("system_hostname"), "{both}");
         // ... and an OR with a side that gives no hint gives none.

@@ -434,9 +434,9 @@ fn host_enrichment_pins_every_attribute() {
     assert_eq!(other["users"][0]["value"], "eve");
 }
 
-/// A host's report lists the newest details of each kind, read again by time in looks of at
-/// most 20 times: 29 distinct times here, so the newest are in the second look; two commands
-/// share one time and both are listed, each with its own result.
+/// A host's report lists the newest details of each kind, read again by time in one look whose
+/// lists name at most 20 times each: 29 distinct times here, so the newest are in the second
+/// list; two commands share one time and both are listed, each with its own result.
 #[test]
 fn host_details_are_the_newest_of_each_kind_however_many_times_they_span() {
     let host = json!({"id": "S7", "hostname": "Server7"});
@@ -487,7 +487,7 @@ fn host_details_are_the_newest_of_each_kind_however_many_times_they_span() {
     let expected: Vec<String> = (3..=12).rev().map(|day| format!("S{day}")).collect();
     assert_eq!(
         mdm, expected,
-        "the newest MDM results, from the second look"
+        "the newest MDM results, from the second list of times"
     );
     let commands: Vec<(&str, i64)> = report["commands"]
         .as_array()

@@ -174,32 +174,46 @@ impl QueryEngine {
         let reads: Vec<Col> = [Col::Id, Col::Raw].into_iter().chain(READS).collect();
         let mut details = Details::new();
         let mut events = HashMap::new();
-        for chunk in times.chunks(TIMES_PER_LOOK) {
-            let at = in_list(
-                col(column::TIMESTAMP),
-                chunk.iter().map(|&micros| timestamp_lit(micros)).collect(),
-                false,
-            );
-            let mut look = Fold::default();
-            self.fold_rows(
-                organization,
-                window,
-                filter.clone().and(at),
-                Some(&reads),
-                |rows, row| {
-                    look.add(rows, row);
-                    if let Some(event) = rows
-                        .text(Col::Raw, row)
-                        .and_then(|raw| serde_json::from_str::<Value>(raw).ok())
-                    {
-                        events.insert(rows.key(row), event);
-                    }
-                },
-            )
-            .await?;
-            for (kind, items) in look.details {
-                details.entry(kind).or_default().extend(items);
-            }
+        if times.is_empty() {
+            return Ok((details, events));
+        }
+        // One look at all the times: a list of at most TIMES_PER_LOOK times per disjunct, so
+        // that each still prunes pages by their time statistics. Each list is bounded by its
+        // first and last time as well, which keeps the optimizer from merging the lists into
+        // one too long to prune by.
+        let at = times
+            .chunks(TIMES_PER_LOOK)
+            .map(|chunk| {
+                let (first, last) = (chunk[0], chunk[chunk.len() - 1]);
+                col(column::TIMESTAMP)
+                    .between(timestamp_lit(first), timestamp_lit(last))
+                    .and(in_list(
+                        col(column::TIMESTAMP),
+                        chunk.iter().map(|&micros| timestamp_lit(micros)).collect(),
+                        false,
+                    ))
+            })
+            .reduce(Expr::or)
+            .unwrap_or_else(|| lit(false));
+        let mut look = Fold::default();
+        self.fold_rows(
+            organization,
+            window,
+            filter.clone().and(at),
+            Some(&reads),
+            |rows, row| {
+                look.add(rows, row);
+                if let Some(event) = rows
+                    .text(Col::Raw, row)
+                    .and_then(|raw| serde_json::from_str::<Value>(raw).ok())
+                {
+                    events.insert(rows.key(row), event);
+                }
+            },
+        )
+        .await?;
+        for (kind, items) in look.details {
+            details.entry(kind).or_default().extend(items);
         }
         let details: Details = details
             .into_iter()

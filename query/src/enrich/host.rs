@@ -3,19 +3,18 @@
 
 use std::collections::HashMap;
 
-use datafusion::prelude::{Expr, col, in_list, lit};
+use datafusion::prelude::{Expr, col, lit};
 use serde_json::Value;
 
-use insights_schemas::{column, format_timestamp_us};
+use insights_schemas::format_timestamp_us;
 
-use super::rows::{Col, Key, Rows, TIMES_PER_LOOK, newest};
+use super::rows::{Col, Key, Rows, at_times, newest};
 use super::{
     Change, HostReport, Latest, RECENT_CHANGES, SeenAt, Tallies, Window, changes_of, is_auth,
 };
 use crate::case_fold::matches_any;
 use crate::engine::QueryEngine;
 use crate::error::{Error, Result};
-use crate::fields::timestamp_lit;
 
 /// Kinds of host events whose details the report lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -137,15 +136,9 @@ fn host_filter(name: &str, id: &str) -> Expr {
 }
 
 impl QueryEngine {
-    async fn fold_host(
-        &self,
-        organization: &str,
-        window: Window,
-        filter: Expr,
-        reads: &[Col],
-    ) -> Result<Fold> {
+    async fn fold_host(&self, organization: &str, window: Window, filter: Expr) -> Result<Fold> {
         let mut fold = Fold::default();
-        self.fold_rows(organization, window, filter, Some(reads), |rows, row| {
+        self.fold_rows(organization, window, filter, Some(&READS), |rows, row| {
             fold.add(rows, row)
         })
         .await?;
@@ -172,30 +165,12 @@ impl QueryEngine {
         times.dedup();
         // The look reads the id and the event's JSON besides the scan's columns.
         let reads: Vec<Col> = [Col::Id, Col::Raw].into_iter().chain(READS).collect();
-        let mut details = Details::new();
-        let mut events = HashMap::new();
-        if times.is_empty() {
-            return Ok((details, events));
-        }
-        // One look at all the times: a list of at most TIMES_PER_LOOK times per disjunct, so
-        // that each still prunes pages by their time statistics. Each list is bounded by its
-        // first and last time as well, which keeps the optimizer from merging the lists into
-        // one too long to prune by.
-        let at = times
-            .chunks(TIMES_PER_LOOK)
-            .map(|chunk| {
-                let (first, last) = (chunk[0], chunk[chunk.len() - 1]);
-                col(column::TIMESTAMP)
-                    .between(timestamp_lit(first), timestamp_lit(last))
-                    .and(in_list(
-                        col(column::TIMESTAMP),
-                        chunk.iter().map(|&micros| timestamp_lit(micros)).collect(),
-                        false,
-                    ))
-            })
-            .reduce(Expr::or)
-            .unwrap_or_else(|| lit(false));
+        // One look at all the times.
+        let Some(at) = at_times(&times) else {
+            return Ok((Details::new(), HashMap::new()));
+        };
         let mut look = Fold::default();
+        let mut events = HashMap::new();
         self.fold_rows(
             organization,
             window,
@@ -212,10 +187,8 @@ impl QueryEngine {
             },
         )
         .await?;
-        for (kind, items) in look.details {
-            details.entry(kind).or_default().extend(items);
-        }
-        let details: Details = details
+        let details: Details = look
+            .details
             .into_iter()
             .map(|(kind, items)| (kind, newest(items, RECENT_CHANGES)))
             .collect();
@@ -235,9 +208,7 @@ impl QueryEngine {
         let searched = which.trim().to_owned();
         let name = searched.to_lowercase();
         let mut filter = host_filter(&name, &searched);
-        let mut fold = self
-            .fold_host(organization, window, filter.clone(), &READS)
-            .await?;
+        let mut fold = self.fold_host(organization, window, filter.clone()).await?;
         if fold.events == 0
             && let Some(id) = self
                 .resource_id_by(organization, "system", "displayName", &name, window)
@@ -248,9 +219,7 @@ impl QueryEngine {
                 .or(col("resource_type")
                     .eq(lit("system"))
                     .and(col("resource_id").eq(lit(id.as_str()))));
-            fold = self
-                .fold_host(organization, window, filter.clone(), &READS)
-                .await?;
+            fold = self.fold_host(organization, window, filter.clone()).await?;
         }
         if fold.events == 0 {
             return Err(Error::NotFound(format!(

@@ -22,7 +22,27 @@ use crate::filter;
 
 /// Times named in one look at a few rows: up to DataFusion's `max_in_list_size` (20), a list of
 /// times still prunes pages by their time statistics.
-pub(super) const TIMES_PER_LOOK: usize = 20;
+const TIMES_PER_LOOK: usize = 20;
+
+/// Rows at one of `times` (sorted): a list of at most [`TIMES_PER_LOOK`] times per disjunct, so
+/// that each still prunes pages by their time statistics. Each list is bounded by its first
+/// and last time as well, which keeps the optimizer from merging the lists into one too long
+/// to prune by. `None` for no times.
+pub(super) fn at_times(times: &[i64]) -> Option<Expr> {
+    times
+        .chunks(TIMES_PER_LOOK)
+        .map(|chunk| {
+            let (first, last) = (chunk[0], chunk[chunk.len() - 1]);
+            col(column::TIMESTAMP)
+                .between(timestamp_lit(first), timestamp_lit(last))
+                .and(in_list(
+                    col(column::TIMESTAMP),
+                    chunk.iter().map(|&micros| timestamp_lit(micros)).collect(),
+                    false,
+                ))
+        })
+        .reduce(Expr::or)
+}
 
 /// The text columns an enrichment reads, in the order of [`Col`]; `raw`, the last, only when
 /// named.
@@ -268,11 +288,7 @@ impl QueryEngine {
                 .events(&ctx, &Scope::one(organization))?
                 .filter(
                     in_window(window)
-                        .and(in_list(
-                            col(column::TIMESTAMP),
-                            times.into_iter().map(timestamp_lit).collect(),
-                            false,
-                        ))
+                        .and(at_times(&times).unwrap_or(lit(false)))
                         .and(in_list(
                             col(column::ID),
                             ids.into_iter().map(lit).collect(),

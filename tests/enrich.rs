@@ -227,22 +227,21 @@ fn store_of(events: Vec<String>) -> (tempfile::TempDir, PathBuf) {
 }
 
 fn enrich(store: &Path, org: &str, kind: &str, who: &str) -> Result<Value, String> {
-    let output = run(
-        store.parent().unwrap(),
-        &[
-            "enrich",
-            "--store",
-            store.to_str().unwrap(),
-            "--org",
-            org,
-            "--at",
-            AT,
-            "--format",
-            "json",
-            kind,
-            who,
-        ],
-    );
+    enrich_in(store, org, &["--at", AT], kind, who)
+}
+
+/// `insights enrich` with these window options (`--at`, `--days`).
+fn enrich_in(
+    store: &Path,
+    org: &str,
+    window: &[&str],
+    kind: &str,
+    who: &str,
+) -> Result<Value, String> {
+    let mut args = vec!["enrich", "--store", store.to_str().unwrap(), "--org", org];
+    args.extend_from_slice(window);
+    args.extend(["--format", "json", kind, who]);
+    let output = run(store.parent().unwrap(), &args);
     if output.status.success() {
         Ok(serde_json::from_slice(&output.stdout).unwrap())
     } else {
@@ -349,25 +348,7 @@ fn user_enrichment_pins_every_attribute() {
         assert_eq!(other["events"], report["events"], "{who}");
     }
     // the window: 12 days back sees neither the creation nor the early logins
-    let output = run(
-        store.parent().unwrap(),
-        &[
-            "enrich",
-            "--store",
-            store.to_str().unwrap(),
-            "--org",
-            A,
-            "--at",
-            AT,
-            "--days",
-            "12",
-            "--format",
-            "json",
-            "user",
-            "john.doe",
-        ],
-    );
-    let recent: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let recent = enrich_in(&store, A, &["--at", AT, "--days", "12"], "user", "john.doe").unwrap();
     assert_eq!(recent["changes_to_user"].as_array().unwrap().len(), 1);
     assert!(recent["last_success"]["systems"].is_null());
 
@@ -533,4 +514,35 @@ fn host_details_are_the_newest_of_each_kind_however_many_times_they_span() {
         "{}",
         report["admin_changes"]
     );
+
+    // A window that starts and ends inside a day holds only the events inside it: not the
+    // first day's earlier ones (c03 at 09:00), not the last day's later ones (m05 at 11:00).
+    let window = ["--at", "2026-10-05T10:00:00Z", "--days", "2"];
+    let narrow = enrich_in(&store, A, &window, "host", "server7").unwrap();
+    assert_eq!(narrow["events"], 7, "{narrow}");
+    let times = |kind: &str| -> Vec<String> {
+        narrow[kind]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["time"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        times("commands"),
+        ["2026-10-05T09:00:00.000Z", "2026-10-04T09:00:00.000Z"]
+    );
+    assert_eq!(
+        times("mdm_results"),
+        ["2026-10-04T11:00:00.000Z", "2026-10-03T11:00:00.000Z"]
+    );
+    assert_eq!(
+        times("admin_changes"),
+        [
+            "2026-10-05T10:00:00.000Z",
+            "2026-10-04T10:00:00.000Z",
+            "2026-10-03T10:00:00.000Z"
+        ]
+    );
+    assert_eq!(narrow["last_activity"], "2026-10-05T10:00:00.000Z");
 }

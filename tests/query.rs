@@ -634,6 +634,111 @@ fn sql_sees_only_the_callers_organization_and_only_reads() {
     assert!(stderr(&output).contains("sql:"), "{}", stderr(&output));
 }
 
+/// The data files a query's plan reads, from its `EXPLAIN`.
+fn planned_files(store: &Path, query: &str) -> std::collections::BTreeSet<String> {
+    let output = insights_in(
+        store,
+        &[
+            "sql",
+            "--org",
+            A,
+            "--format",
+            "csv",
+            &format!("EXPLAIN {query}"),
+        ],
+    );
+    assert!(output.status.success(), "{query}: {}", stderr(&output));
+    stdout(&output)
+        .split(|c: char| c.is_whitespace() || "[],\"".contains(c))
+        .filter_map(|token| token.split(':').next())
+        .filter(|token| token.ends_with(".parquet"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn a_time_range_plans_only_the_files_whose_events_it_spans() {
+    // Two ingests of one day: the morning's events and the evening's, in two files.
+    let morning = [
+        event(
+            A,
+            "m1",
+            "2026-10-01T08:00:00Z",
+            "sso",
+            "sso_auth",
+            json!({}),
+        ),
+        event(
+            A,
+            "m2",
+            "2026-10-01T09:00:00Z",
+            "sso",
+            "sso_auth",
+            json!({}),
+        ),
+    ];
+    let evening = [event(
+        A,
+        "e1",
+        "2026-10-01T20:00:00Z",
+        "sso",
+        "sso_auth",
+        json!({}),
+    )];
+    let (dir, store) = store_with(&morning);
+    let input = dir.path().join("evening.ndjson");
+    std::fs::write(&input, evening.join("\n") + "\n").unwrap();
+    let output = insights_in(&store, &["ingest", input.to_str().unwrap()]);
+    assert!(output.status.success(), "ingest: {}", stderr(&output));
+
+    let everything = planned_files(&store, "SELECT id FROM events");
+    assert_eq!(everything.len(), 2, "{everything:?}");
+    let before_noon = "SELECT id FROM events WHERE timestamp < '2026-10-01T12:00:00Z'";
+    let planned = planned_files(&store, before_noon);
+    assert_eq!(planned.len(), 1, "{planned:?}");
+    assert!(everything.is_superset(&planned));
+    let after_noon = planned_files(
+        &store,
+        "SELECT id FROM events WHERE timestamp >= '2026-10-01T12:00:00Z' AND service = 'sso'",
+    );
+    assert_eq!(after_noon.len(), 1, "{after_noon:?}");
+    assert_ne!(planned, after_noon);
+    // A condition on the time inside an OR still prunes: neither side holds evening events.
+    let either = planned_files(
+        &store,
+        "SELECT id FROM events WHERE timestamp < '2026-10-01T08:30:00Z' OR timestamp = '2026-10-01T09:00:00Z'",
+    );
+    assert_eq!(either, planned);
+    // And the pruned plans still answer exactly.
+    let rows = insights_in(
+        &store,
+        &[
+            "sql",
+            "--org",
+            A,
+            "--format",
+            "csv",
+            &format!("{before_noon} ORDER BY id"),
+        ],
+    );
+    assert_eq!(stdout(&rows), "id\nm1\nm2\n");
+    // A DI request over the evening answers from the evening's file.
+    assert_eq!(
+        ids(
+            &store,
+            &[
+                "--org",
+                A,
+                "--start",
+                "2026-10-01T19:00:00Z",
+                "--end",
+                "2026-10-02T00:00:00Z"
+            ]
+        ),
+        ["e1"]
+    );
+}
+
 #[test]
 fn exports_are_exact_and_csv_quotes_and_flattens() {
     let lines = crafted();

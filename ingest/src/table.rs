@@ -34,9 +34,14 @@ use crate::store::StoreLocation;
 /// The application id under which commits record the highest WAL sequence number they hold.
 pub const INGEST_APP_ID: &str = "insights-ingest";
 
-/// Rows per Parquet row group: small enough that a time-range query skips most of a day's file,
-/// and that the row groups of one day's file are read in parallel.
-const ROW_GROUP_ROWS: usize = 64 * 1024;
+/// Rows per Parquet row group. Each row group costs every scan that reads it a column chunk
+/// per column (a dictionary page to decode, a decompression context, statistics to check),
+/// however few of its rows the scan keeps; and as rows are clustered by service and host
+/// rather than by time (`sort_for_storage`), smaller groups let a time-range query skip
+/// little. At 128 Ki rows a day of 67,000 events is one row group rather than 65,536 + 1,519
+/// rows (measured on 2M events over 30 days: a host's enrichment 186 → 162 ms, a busy user's
+/// 1,121 → 1,025 ms). The writer holds one group's encoded pages: ~11 MiB of compressed JSON.
+const ROW_GROUP_ROWS: usize = 128 * 1024;
 /// Bytes of raw JSON per data page. A query that shows a few events of many (one user's
 /// failures over a week) decompresses only the pages holding them, so small pages make it
 /// read a fraction of the column; zstd compresses 32 KiB of events about 5.3x, 1 MiB 9.5x.

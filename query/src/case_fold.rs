@@ -10,7 +10,7 @@
 use std::sync::{Arc, LazyLock};
 
 use arrow::array::{AnyDictionaryArray, Array, ArrayRef, AsArray, BooleanArray};
-use arrow::compute::cast;
+use arrow::compute::{cast, take};
 use arrow::datatypes::DataType;
 use datafusion::common::tree_node::TreeNode;
 use datafusion::error::{DataFusionError, Result};
@@ -51,16 +51,15 @@ pub(crate) fn dictionary_keys(dictionary: &dyn AnyDictionaryArray) -> Vec<Option
 
 fn evaluate(texts: &ArrayRef, lowered: &[String]) -> Result<BooleanArray> {
     if let Some(dictionary) = texts.as_any_dictionary_opt() {
-        // Each distinct value once, then every row by its key.
+        if dictionary.values().is_empty() {
+            // No values: every row is null.
+            return Ok(BooleanArray::new_null(dictionary.keys().len()));
+        }
+        // Each distinct value once, then every row takes its value's result (a null key null).
         let by_value = evaluate(dictionary.values(), lowered)?;
-        let out: BooleanArray = dictionary_keys(dictionary)
-            .into_iter()
-            .map(|key| {
-                key.filter(|&k| by_value.is_valid(k))
-                    .map(|k| by_value.value(k))
-            })
-            .collect();
-        return Ok(out);
+        return Ok(take(&by_value, dictionary.keys(), None)?
+            .as_boolean()
+            .clone());
     }
     let texts = match texts.data_type() {
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => texts.clone(),

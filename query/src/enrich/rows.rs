@@ -200,8 +200,13 @@ pub(super) struct Key {
 
 /// Rows inside the window: `days` before `at`, `at` included, with the `date` partitions it spans.
 fn in_window(window: Window) -> Expr {
-    filter::within(window.start_us(), window.at_us + 1)
-        .and(filter::days(window.start_us(), window.at_us))
+    filter::within(window.start_us(), window.at_us + 1).and(window_days(window))
+}
+
+/// The `date` partitions the window spans: whole days, so they hold rows a little before and
+/// after the window as well.
+fn window_days(window: Window) -> Expr {
+    filter::days(window.start_us(), window.at_us)
 }
 
 impl QueryEngine {
@@ -232,9 +237,14 @@ impl QueryEngine {
                 .map(col)
                 .collect(),
         };
+        // The scan keeps to the window's days; the rows of its first and last day outside the
+        // window are dropped here. A time filter in the scan would be evaluated inside the
+        // decoder as a filter of its own, over every row of every day (measured on the busy
+        // host's scan: 66 ms without it, 105–120 ms with it), to drop rows of two days only.
+        let (start, end) = (window.start_us(), window.at_us);
         let mut stream = self
             .events(&ctx, &Scope::one(organization))?
-            .filter(in_window(window).and(filter))?
+            .filter(window_days(window).and(filter))?
             .select(columns)?
             .execute_stream()
             .await?;
@@ -242,7 +252,9 @@ impl QueryEngine {
             if batch.num_rows() > 0 {
                 let rows = Rows::from_batch(&batch)?;
                 for row in 0..rows.len() {
-                    each(&rows, row);
+                    if (start..=end).contains(&rows.micros(row)) {
+                        each(&rows, row);
+                    }
                 }
             }
         }
@@ -287,7 +299,8 @@ impl QueryEngine {
             let mut stream = self
                 .events(&ctx, &Scope::one(organization))?
                 .filter(
-                    in_window(window)
+                    // The keys' times are inside the window: its days suffice.
+                    window_days(window)
                         .and(at_times(&times).unwrap_or(lit(false)))
                         .and(in_list(
                             col(column::ID),

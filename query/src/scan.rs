@@ -213,16 +213,16 @@ impl EventsProvider {
             .collect())
     }
 
-    /// Of the files at `selected`, those whose event times may pass the filters: the files'
-    /// time ranges are checked against the filters in one go, while the scan is planned.
+    /// Of the files at `selected`, those whose event times may pass `on_time` (the filters
+    /// that name the time): the files' time ranges are checked in one go, while the scan is
+    /// planned.
     fn pruned_by_time(
         &self,
         state: &dyn Session,
-        filters: &[Expr],
+        on_time: &[Expr],
         selected: Vec<usize>,
     ) -> Result<Vec<usize>> {
-        let on_time: Vec<Expr> = filters.iter().filter(|f| names_time(f)).cloned().collect();
-        let Some(filter) = conjunction(on_time) else {
+        let Some(filter) = conjunction(on_time.iter().cloned()) else {
             return Ok(selected);
         };
         let df_schema = DFSchema::try_from(self.schema.as_ref().clone())?;
@@ -389,9 +389,10 @@ impl TableProvider for EventsProvider {
             .filter(|f| is_partition_filter(f))
             .cloned()
             .collect();
+        let on_time: Vec<Expr> = filters.iter().filter(|f| names_time(f)).cloned().collect();
         let selected = self
             .pruned(state, &partition_filters)
-            .and_then(|selected| self.pruned_by_time(state, filters, selected))
+            .and_then(|selected| self.pruned_by_time(state, &on_time, selected))
             .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
         let projected = match projection {
             Some(indices) => Arc::new(self.schema.project(indices)?),
@@ -421,7 +422,7 @@ impl TableProvider for EventsProvider {
         let groups = state.config_options().execution.target_partitions.max(1);
         let files: Vec<PartitionedFile> = selected
             .iter()
-            .map(|&i| self.partitioned_file(&self.files[i], filters.iter().any(names_time)))
+            .map(|&i| self.partitioned_file(&self.files[i], !on_time.is_empty()))
             .collect();
         let file_groups = FileGroup::new(files).split_files(groups);
         let store = state.runtime_env().object_store(&self.store_url)?;

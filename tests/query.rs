@@ -634,6 +634,28 @@ fn sql_sees_only_the_callers_organization_and_only_reads() {
     assert!(stderr(&output).contains("sql:"), "{}", stderr(&output));
 }
 
+#[test]
+fn counts_grouped_by_dictionary_columns_are_counted_by_keys_and_agree() {
+    let (_dir, store) = store_with(&crafted());
+    let sql = |query: &str| {
+        let output = insights_in(&store, &["sql", "--org", A, "--format", "csv", query]);
+        assert!(output.status.success(), "{query}: {}", stderr(&output));
+        stdout(&output)
+    };
+    let by_keys = "SELECT service, event_type, username, count(*) AS n FROM events \
+                   GROUP BY service, event_type, username";
+    assert!(sql(&format!("EXPLAIN {by_keys}")).contains("DictionaryCountExec"));
+    // Grouping by expressions rather than columns keeps DataFusion's own aggregation.
+    let by_values = "SELECT service || '' AS service, event_type || '' AS event_type, \
+                     username || '' AS username, count(*) AS n FROM events \
+                     GROUP BY 1, 2, 3";
+    assert!(!sql(&format!("EXPLAIN {by_values}")).contains("DictionaryCountExec"));
+    let order = " ORDER BY service, event_type, username NULLS FIRST";
+    let counted = sql(&format!("{by_keys}{order}"));
+    assert_eq!(counted, sql(&format!("{by_values}{order}")));
+    assert_eq!(counted.lines().count(), 7, "{counted}");
+}
+
 /// The data files a query's plan reads, from its `EXPLAIN`.
 fn planned_files(store: &Path, query: &str) -> std::collections::BTreeSet<String> {
     let output = insights_in(

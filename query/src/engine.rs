@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use datafusion::catalog::TableProvider;
+use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::object_store::ObjectStoreUrl;
@@ -13,6 +14,7 @@ use datafusion::prelude::{DataFrame, Expr, SessionConfig, SessionContext, col, i
 use insights_ingest::{EventTable, StoreLocation};
 use insights_schemas::column;
 
+use crate::dictionary_count::DictionaryCount;
 use crate::error::Result;
 use crate::scan::EventsProvider;
 
@@ -207,7 +209,13 @@ impl QueryEngine {
         if filter_in_scan {
             config.options_mut().execution.parquet.pushdown_filters = true;
         }
-        let mut ctx = SessionContext::new_with_config_rt(config, self.runtime.clone());
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(self.runtime.clone())
+            .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(DictionaryCount::default()))
+            .build();
+        let mut ctx = SessionContext::new_with_state(state);
         datafusion_functions_json::register_all(&mut ctx)?;
         Ok(ctx)
     }

@@ -28,6 +28,7 @@
 
 mod aggregate;
 mod case_fold;
+mod dictionary_count;
 mod encode;
 mod engine;
 pub mod enrich;

@@ -586,3 +586,79 @@ fn sigkill_during_http_ingest_loses_no_acknowledged_event_and_sigterm_flushes() 
         stderr(&output)
     );
 }
+
+/// The nice value of each thread of `pid`, by thread name.
+#[cfg(target_os = "linux")]
+fn thread_nice_values(pid: u32) -> Vec<(String, i64)> {
+    let mut threads = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let stat = std::fs::read_to_string(task.unwrap().path().join("stat")).unwrap();
+        // "tid (name) state ppid ...": the nice value is the 19th field, the 17th after ")".
+        let (head, rest) = stat.rsplit_once(')').unwrap();
+        let name = head.split_once('(').unwrap().1.to_owned();
+        let nice = rest.split_whitespace().nth(16).unwrap().parse().unwrap();
+        threads.push((name, nice));
+    }
+    threads
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn ingest_runs_on_threads_of_its_own_below_the_queries_priority() {
+    let (_dir, store) = fresh_store();
+    let ingest = key(&store, A, "ingest");
+    let read = key(&store, A, "read");
+    let server = Server::start(&store, &["--ingest-nice", "7"]);
+    let client = reqwest::Client::new();
+    runtime().block_on(async {
+        let answer = send(post(
+            &client,
+            server.url("/api/v1/ingest"),
+            &ingest,
+            batch(A, "n", 0, 300, 9),
+        ))
+        .await;
+        assert_eq!(answer.json()["accepted"], 300);
+        wait_for_count(&client, &server, &read, 300).await;
+    });
+    let threads = thread_nice_values(server.child.id());
+    let of = |wanted: &str| -> Vec<i64> {
+        threads
+            .iter()
+            .filter(|(name, _)| name == wanted)
+            .map(|(_, nice)| *nice)
+            .collect()
+    };
+    let (ingest_threads, query_threads) = (of("ingest"), of("tokio-rt-worker"));
+    assert!(ingest_threads.len() >= 2, "ingest threads: {threads:?}");
+    assert!(!query_threads.is_empty(), "query threads: {threads:?}");
+    let base = query_threads[0];
+    assert!(
+        query_threads.iter().all(|nice| *nice == base),
+        "{threads:?}"
+    );
+    assert!(
+        ingest_threads
+            .iter()
+            .all(|nice| *nice == (base + 7).min(19)),
+        "every ingest thread runs 7 below the query threads: {threads:?}"
+    );
+
+    // Out of range: a clear error that names the option.
+    let output = run(
+        store.parent().unwrap(),
+        &[
+            "serve",
+            "--store",
+            store.to_str().unwrap(),
+            "--ingest-nice",
+            "20",
+        ],
+    );
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("--ingest-nice"),
+        "{}",
+        stderr(&output)
+    );
+}

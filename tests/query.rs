@@ -96,23 +96,37 @@ fn crafted() -> Vec<String> {
     ]
 }
 
+/// A store holding `lines` ingested in `parts` runs (so in at least as many files), the i-th
+/// line in part i % parts, so that every file spans the whole time range.
+fn store_in_parts(lines: &[String], parts: usize) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    for part in 0..parts {
+        let input = dir.path().join(format!("part{part}.ndjson"));
+        let mine: Vec<&str> = lines
+            .iter()
+            .skip(part)
+            .step_by(parts)
+            .map(String::as_str)
+            .collect();
+        std::fs::write(&input, mine.join("\n") + "\n").unwrap();
+        let output = run(
+            dir.path(),
+            &[
+                "ingest",
+                input.to_str().unwrap(),
+                "--store",
+                store.to_str().unwrap(),
+            ],
+        );
+        assert!(output.status.success(), "ingest: {}", stderr(&output));
+    }
+    (dir, store)
+}
+
 /// A store holding `lines`, in a fresh temporary directory.
 fn store_with(lines: &[String]) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("events.ndjson");
-    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
-    let store = dir.path().join("store");
-    let output = run(
-        dir.path(),
-        &[
-            "ingest",
-            input.to_str().unwrap(),
-            "--store",
-            store.to_str().unwrap(),
-        ],
-    );
-    assert!(output.status.success(), "ingest: {}", stderr(&output));
-    (dir, store)
+    store_in_parts(lines, 1)
 }
 
 fn insights_in(store: &Path, args: &[&str]) -> Output {
@@ -429,7 +443,8 @@ fn page_through(store: &Path, sort: &str, limit: usize) -> Vec<String> {
 #[test]
 fn search_after_pages_through_every_row_exactly_once_in_order() {
     let lines = ties();
-    let (_dir, store) = store_with(&lines);
+    // Several files, read newest or oldest first over the partitions of the scan.
+    let (_dir, store) = store_in_parts(&lines, 3);
     // The expected order: (millisecond, id, exact time).
     let mut expected: Vec<(i64, String, i64, String)> = lines
         .iter()
@@ -455,6 +470,49 @@ fn search_after_pages_through_every_row_exactly_once_in_order() {
     descending.reverse();
     assert_eq!(page_through(&store, "desc", 64), descending);
     assert_eq!(ascending.len(), 360);
+
+    // Pages that start or end inside a millisecond that more rows share than the page holds
+    // (90 rows at .000, 180 in .001 with different microseconds), and the last, short page.
+    let window = |sort: &str, skip: usize, limit: usize| {
+        let (skip_text, limit_text) = (skip.to_string(), limit.to_string());
+        ids(
+            &store,
+            &[
+                "--start",
+                "2026-10-01T00:00:00Z",
+                "--sort",
+                sort,
+                "--skip",
+                &skip_text,
+                "--limit",
+                &limit_text,
+            ],
+        )
+    };
+    let id_of = |row: &String| row.rsplit('|').next().unwrap().to_owned();
+    for (skip, limit) in [
+        (0, 1),
+        (0, 10),
+        (85, 10),
+        (100, 7),
+        (265, 10),
+        (350, 20),
+        (359, 5),
+    ] {
+        let end = (skip + limit).min(ascending.len());
+        let want: Vec<String> = ascending[skip..end].iter().map(id_of).collect();
+        assert_eq!(
+            window("ASC", skip, limit),
+            want,
+            "ASC skip {skip} limit {limit}"
+        );
+        let want: Vec<String> = descending[skip..end].iter().map(id_of).collect();
+        assert_eq!(
+            window("DESC", skip, limit),
+            want,
+            "DESC skip {skip} limit {limit}"
+        );
+    }
 }
 
 #[test]

@@ -67,15 +67,23 @@ pub struct RecordReader {
 impl RecordReader {
     /// Wraps `input`; gzip is detected from its magic bytes, not a file name.
     pub fn new(input: impl Read + Send + 'static, max_record: usize) -> std::io::Result<Self> {
-        let mut buffered = BufReader::with_capacity(1 << 20, input);
-        let is_gzip = buffered.fill_buf()?.starts_with(&[0x1f, 0x8b]);
+        Self::buffered(BufReader::with_capacity(1 << 20, input), max_record)
+    }
+
+    /// Wraps an input that buffers itself (a body in memory, say), read without another copy
+    /// unless it is gzip.
+    pub fn buffered(
+        mut input: impl BufRead + Send + 'static,
+        max_record: usize,
+    ) -> std::io::Result<Self> {
+        let is_gzip = input.fill_buf()?.starts_with(&[0x1f, 0x8b]);
         let input: Box<dyn BufRead + Send> = if is_gzip {
             Box::new(BufReader::with_capacity(
                 1 << 20,
-                MultiGzDecoder::new(buffered),
+                MultiGzDecoder::new(input),
             ))
         } else {
-            Box::new(buffered)
+            Box::new(input)
         };
         Ok(Self {
             input,

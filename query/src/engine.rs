@@ -16,7 +16,7 @@ use insights_schemas::column;
 
 use crate::dictionary_count::DictionaryCount;
 use crate::error::Result;
-use crate::scan::EventsProvider;
+use crate::scan::{EventsProvider, FileOrder};
 
 /// Limits of the engine's query execution.
 #[derive(Debug, Clone)]
@@ -204,10 +204,26 @@ impl QueryEngine {
         self.context_with(true)
     }
 
+    /// A session for a page of events: its scans read the files in `order` (see
+    /// [`FileOrder`]) and evaluate filters inside the Parquet decoder, since a page's keys
+    /// include the id, plain strings that are then decoded only for matching rows (measured
+    /// over HTTP on a day of 1.5 million events in 24 ingest files: failed logins, newest 100,
+    /// 91 ms with filters after decoding, 51-56 ms inside the decoder).
+    pub(crate) fn context_reading(&self, order: FileOrder) -> Result<SessionContext> {
+        self.context_of(true, Some(order))
+    }
+
     fn context_with(&self, filter_in_scan: bool) -> Result<SessionContext> {
+        self.context_of(filter_in_scan, None)
+    }
+
+    fn context_of(&self, filter_in_scan: bool, order: Option<FileOrder>) -> Result<SessionContext> {
         let mut config = session_config(self.config.target_partitions, &self.config.options)?;
         if filter_in_scan {
             config.options_mut().execution.parquet.pushdown_filters = true;
+        }
+        if let Some(order) = order {
+            config = config.with_extension(Arc::new(order));
         }
         let state = SessionStateBuilder::new()
             .with_config(config)

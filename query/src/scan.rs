@@ -94,6 +94,32 @@ pub fn query_schema() -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
+/// The files a scan reads first, set on a session (as a config extension) by a query sorted by
+/// time with a limit: its top-k filter is tight after the first files, and the files it then
+/// opens are skipped by their time range. Events arrive roughly in time order, so a busy day's
+/// many ingest files have narrow time ranges and a newest-first page reads about one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FileOrder {
+    /// By latest event, newest first.
+    NewestFirst,
+    /// By earliest event, oldest first.
+    OldestFirst,
+}
+
+impl FileOrder {
+    /// Orders `selected` (indices into `files`); files without a time range go last.
+    fn arrange(self, files: &[LiveFile], selected: &mut [usize]) {
+        match self {
+            FileOrder::NewestFirst => selected.sort_by_key(|&i| {
+                std::cmp::Reverse(files[i].timestamps.map_or(i64::MIN, |(_, max)| max))
+            }),
+            FileOrder::OldestFirst => {
+                selected.sort_by_key(|&i| files[i].timestamps.map_or(i64::MAX, |(min, _)| min))
+            }
+        }
+    }
+}
+
 /// One live data file of the table.
 #[derive(Debug, Clone)]
 struct LiveFile {
@@ -420,11 +446,27 @@ impl TableProvider for EventsProvider {
             .map(|field| scan_index(field.name()))
             .collect::<datafusion::error::Result<Vec<_>>>()?;
         let groups = state.config_options().execution.target_partitions.max(1);
-        let files: Vec<PartitionedFile> = selected
-            .iter()
-            .map(|&i| self.partitioned_file(&self.files[i], !on_time.is_empty()))
-            .collect();
-        let file_groups = FileGroup::new(files).split_files(groups);
+        let file_groups = match state.config().get_extension::<FileOrder>() {
+            Some(order) => {
+                let mut selected = selected;
+                order.arrange(&self.files, &mut selected);
+                // Dealt out in turn, so that every partition starts with the files read first.
+                let hands = groups.min(selected.len());
+                let mut dealt = vec![Vec::new(); hands];
+                for (turn, &i) in selected.iter().enumerate() {
+                    let file = self.partitioned_file(&self.files[i], !on_time.is_empty());
+                    dealt[turn % hands].push(file);
+                }
+                dealt.into_iter().map(FileGroup::new).collect()
+            }
+            None => {
+                let files: Vec<PartitionedFile> = selected
+                    .iter()
+                    .map(|&i| self.partitioned_file(&self.files[i], !on_time.is_empty()))
+                    .collect();
+                FileGroup::new(files).split_files(groups)
+            }
+        };
         let store = state.runtime_env().object_store(&self.store_url)?;
         let metadata_cache = state.runtime_env().cache_manager.get_file_metadata_cache();
         let mut options = TableParquetOptions {

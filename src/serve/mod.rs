@@ -56,6 +56,11 @@ pub struct ServeArgs {
     /// Memory that query sorts and aggregations share before spilling, in MiB.
     #[arg(long, default_value_t = 256)]
     query_memory_mib: usize,
+    /// How much lower than the queries' the scheduling priority of the ingest threads is (a
+    /// nice increment, 0-19; Linux only): under a full CPU, queries keep their latency and
+    /// ingest takes the rest, queueing and then answering 429 when it cannot keep up.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=19))]
+    ingest_nice: u8,
 }
 
 /// What every handler shares.
@@ -79,8 +84,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.flush_rows = args.flush_rows;
     config.max_record_bytes = args.max_record_bytes;
     let wal_dir = config.wal_dir.clone();
-    let ingester = Ingester::open(config)
+    let ingest_runtime = ingest_runtime(args.ingest_nice)?;
+    let ingester = ingest_runtime
+        .handle
+        .spawn(Ingester::open(config))
         .await
+        .context("the ingest runtime stopped")?
         .with_context(|| format!("opening the store {location} for ingest"))?;
     let engine = QueryEngine::open(
         &location,
@@ -93,7 +102,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     .with_context(|| format!("opening the store {location} for queries"))?;
     let metrics = Arc::new(metrics::Metrics::default());
     let (sender, receiver) = mpsc::channel(args.max_queued_ingests.max(1));
-    let ingest_task = tokio::spawn(ingest::run(ingester, receiver, metrics.clone()));
+    let ingest_task = ingest_runtime
+        .handle
+        .spawn(ingest::run(ingester, receiver, metrics.clone()));
     let app = Arc::new(App {
         engine: Arc::new(engine),
         views: ViewStore::open(&location)?,
@@ -123,6 +134,73 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     eprintln!("stopped; buffered events were committed");
     Ok(ExitCode::SUCCESS)
 }
+
+/// The runtime ingest runs on: decoding, the write-ahead log and the Parquet encoding of
+/// commits are CPU-bound and long (a commit encodes up to `--flush-rows` events at once), and on
+/// the runtime that serves queries they would hold its worker threads while queries wait. Here
+/// they have threads of their own, at a lower priority than the queries' (`nice`), so that
+/// the kernel gives a query the CPU as soon as it needs it.
+fn ingest_runtime(nice: u8) -> anyhow::Result<IngestRuntime> {
+    let nice = (thread_nice() + i32::from(nice)).min(19);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        // The ingest loop and the commit it started run side by side.
+        .worker_threads(2)
+        .thread_name("ingest")
+        .enable_all()
+        // An absolute value: a thread started from an ingest thread has its nice value already.
+        .on_thread_start(move || set_thread_nice(nice))
+        .build()
+        .context("starting the ingest runtime")?;
+    Ok(IngestRuntime {
+        handle: runtime.handle().clone(),
+        runtime: Some(runtime),
+    })
+}
+
+/// The ingest runtime, shut down without waiting when `run` returns: its task has finished by
+/// then, or `run` failed and the write-ahead log keeps what was acknowledged. (Dropping a
+/// runtime would wait, which an async context must not.)
+struct IngestRuntime {
+    handle: tokio::runtime::Handle,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for IngestRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// The nice value of the calling thread.
+#[cfg(target_os = "linux")]
+fn thread_nice() -> i32 {
+    // On Linux the nice value belongs to each thread, and PRIO_PROCESS with 0 names the
+    // calling thread. (-1 is also a valid value; it would only mean a base of -1.)
+    // SAFETY: getpriority only reads the calling thread's nice value.
+    unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn thread_nice() -> i32 {
+    0
+}
+
+/// Sets the calling thread's nice value to `nice`, leaving the other threads alone.
+#[cfg(target_os = "linux")]
+fn set_thread_nice(nice: i32) {
+    // SAFETY: setpriority only sets the calling thread's nice value.
+    if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) } != 0 {
+        tracing::warn!(
+            error = %std::io::Error::last_os_error(),
+            "cannot lower the priority of an ingest thread"
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_thread_nice(_nice: i32) {}
 
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();

@@ -107,6 +107,18 @@ pub(crate) enum FileOrder {
 }
 
 impl FileOrder {
+    /// `selected` (indices into `files`) in this order, dealt out in turn to at most `groups`
+    /// partitions, so that every partition starts with the files to be read first.
+    fn deal(self, files: &[LiveFile], mut selected: Vec<usize>, groups: usize) -> Vec<Vec<usize>> {
+        self.arrange(files, &mut selected);
+        let hands = groups.max(1).min(selected.len());
+        let mut dealt = vec![Vec::new(); hands];
+        for (turn, i) in selected.into_iter().enumerate() {
+            dealt[turn % hands].push(i);
+        }
+        dealt
+    }
+
     /// Orders `selected` (indices into `files`); files without a time range go last.
     fn arrange(self, files: &[LiveFile], selected: &mut [usize]) {
         match self {
@@ -447,18 +459,17 @@ impl TableProvider for EventsProvider {
             .collect::<datafusion::error::Result<Vec<_>>>()?;
         let groups = state.config_options().execution.target_partitions.max(1);
         let file_groups = match state.config().get_extension::<FileOrder>() {
-            Some(order) => {
-                let mut selected = selected;
-                order.arrange(&self.files, &mut selected);
-                // Dealt out in turn, so that every partition starts with the files read first.
-                let hands = groups.min(selected.len());
-                let mut dealt = vec![Vec::new(); hands];
-                for (turn, &i) in selected.iter().enumerate() {
-                    let file = self.partitioned_file(&self.files[i], !on_time.is_empty());
-                    dealt[turn % hands].push(file);
-                }
-                dealt.into_iter().map(FileGroup::new).collect()
-            }
+            Some(order) => order
+                .deal(&self.files, selected, groups)
+                .into_iter()
+                .map(|hand| {
+                    FileGroup::new(
+                        hand.into_iter()
+                            .map(|i| self.partitioned_file(&self.files[i], !on_time.is_empty()))
+                            .collect(),
+                    )
+                })
+                .collect(),
             None => {
                 let files: Vec<PartitionedFile> = selected
                     .iter()
@@ -515,5 +526,55 @@ impl TableProvider for EventsProvider {
             .with_limit(limit)
             .build();
         Ok(DataSourceExec::from_data_source(config))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(timestamps: Option<(i64, i64)>) -> LiveFile {
+        LiveFile {
+            path: String::new(),
+            size: 0,
+            organization: String::new(),
+            date: 0,
+            rows: None,
+            timestamps,
+        }
+    }
+
+    #[test]
+    fn files_are_dealt_in_time_order_and_those_without_times_last() {
+        // Index: 0 [10, 20], 1 [0, 40], 2 none, 3 [30, 35], 4 [5, 8].
+        let files = [
+            file(Some((10, 20))),
+            file(Some((0, 40))),
+            file(None),
+            file(Some((30, 35))),
+            file(Some((5, 8))),
+        ];
+        let all = || (0..files.len()).collect::<Vec<_>>();
+        // Newest first by latest event: 1 (40), 3 (35), 0 (20), 4 (8), then 2.
+        assert_eq!(
+            FileOrder::NewestFirst.deal(&files, all(), 2),
+            [vec![1, 0, 2], vec![3, 4]]
+        );
+        // Oldest first by earliest event: 1 (0), 4 (5), 0 (10), 3 (30), then 2.
+        assert_eq!(
+            FileOrder::OldestFirst.deal(&files, all(), 3),
+            [vec![1, 3], vec![4, 2], vec![0]]
+        );
+        // Never more partitions than files, nor none when there are files.
+        assert_eq!(
+            FileOrder::NewestFirst.deal(&files, vec![0, 4], 8),
+            [vec![0], vec![4]]
+        );
+        assert_eq!(FileOrder::NewestFirst.deal(&files, vec![0], 0), [vec![0]]);
+        assert!(
+            FileOrder::OldestFirst
+                .deal(&files, Vec::new(), 2)
+                .is_empty()
+        );
     }
 }

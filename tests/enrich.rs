@@ -213,16 +213,7 @@ fn store_of(events: Vec<String>) -> (tempfile::TempDir, PathBuf) {
     let input = dir.path().join("history.ndjson");
     std::fs::write(&input, events.join("\n") + "\n").unwrap();
     let store = dir.path().join("store");
-    let output = run(
-        dir.path(),
-        &[
-            "ingest",
-            input.to_str().unwrap(),
-            "--store",
-            store.to_str().unwrap(),
-        ],
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
+    crate::support::ingest_into(dir.path(), &input, &store);
     (dir, store)
 }
 

@@ -110,16 +110,7 @@ fn store_in_parts(lines: &[String], parts: usize) -> (tempfile::TempDir, PathBuf
             .map(String::as_str)
             .collect();
         std::fs::write(&input, mine.join("\n") + "\n").unwrap();
-        let output = run(
-            dir.path(),
-            &[
-                "ingest",
-                input.to_str().unwrap(),
-                "--store",
-                store.to_str().unwrap(),
-            ],
-        );
-        assert!(output.status.success(), "ingest: {}", stderr(&output));
+        crate::support::ingest_into(dir.path(), &input, &store);
     }
     (dir, store)
 }
@@ -1035,16 +1026,7 @@ fn exporting_two_million_events_stays_under_256_mib() {
         &["--events", BIG_EXPORT_EVENTS, "--days", "30"],
     );
     let store = dir.path().join("store");
-    let output = run(
-        dir.path(),
-        &[
-            "ingest",
-            input.to_str().unwrap(),
-            "--store",
-            store.to_str().unwrap(),
-        ],
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
+    crate::support::ingest_into(dir.path(), &input, &store);
     let out = dir.path().join("all.ndjson.gz");
     let output = insights_in(
         &store,

@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use arrow::array::{ArrayRef, AsArray, RecordBatch, TimestampMicrosecondArray, UInt32Array};
-use arrow::compute::{concat_batches, take_record_batch};
+use arrow::compute::{concat_batches, max, min, take_record_batch};
 use arrow::datatypes::TimestampMicrosecondType;
 use datafusion::prelude::{DataFrame, SessionContext, col, in_list, lit};
 use serde_json::Value;
@@ -188,33 +188,29 @@ impl QueryEngine {
         if rows == 0 {
             return Ok(Vec::new());
         }
-        let (candidates, bound) = if rows < wanted {
-            (ctx.read_batches(probe)?, None)
+        let candidates = if rows < wanted {
+            ctx.read_batches(probe)?
         } else {
-            let mut edge: Option<i64> = None;
+            // The probe's last time in the page's direction.
+            let mut edges = Vec::with_capacity(probe.len());
             for batch in &probe {
-                for micros in KeyColumns::of(batch)?.times.iter().flatten() {
-                    edge = Some(match edge {
-                        None => micros,
-                        Some(edge) if asc => edge.max(micros),
-                        Some(edge) => edge.min(micros),
-                    });
-                }
+                let times = KeyColumns::of(batch)?.times;
+                edges.extend(if asc { max(&times) } else { min(&times) });
             }
+            let edge = if asc {
+                edges.into_iter().max()
+            } else {
+                edges.into_iter().min()
+            };
             let Some(edge) = edge else {
                 return Err(Error::Invalid("the probe's rows have no time".into()));
             };
             let millisecond = edge.div_euclid(1000);
-            let bound = if asc {
+            frame.filter(if asc {
                 col(column::TIMESTAMP).lt(timestamp_lit((millisecond + 1) * 1000))
             } else {
                 col(column::TIMESTAMP).gt_eq(timestamp_lit(millisecond * 1000))
-            };
-            (frame, Some(bound))
-        };
-        let candidates = match bound {
-            Some(bound) => candidates.filter(bound)?,
-            None => candidates,
+            })?
         };
         Ok(candidates
             .sort(filter::order(query.sort))?

@@ -32,6 +32,24 @@ pub fn run(dir: &Path, args: &[&str]) -> Output {
         .expect("the insights binary runs")
 }
 
+/// Runs `insights ingest INPUT --store STORE` in `dir` and asserts that it succeeded.
+pub fn ingest_into(dir: &Path, input: &Path, store: &Path) {
+    let output = run(
+        dir,
+        &[
+            "ingest",
+            input.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "ingest {input:?}: {}",
+        stderr(&output)
+    );
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }

@@ -82,6 +82,7 @@ wait $ingest
 rm -rf "$work/batches"
 sleep 3
 duplicates=$(curl -s http://127.0.0.1:18181/metrics | awk '/^insights_events_duplicate_total/ {print $2}')
+total=$(curl -s http://127.0.0.1:18181/metrics | awk '/^insights_events_ingested_total/ {print $2}')
 # $serve is /usr/bin/time: stop the server under it, so that time reports and exits.
 pkill -TERM -P $serve
 wait $serve || true
@@ -94,3 +95,7 @@ cat "$work/query.txt"
 read -r rss_kb serve_user serve_sys < <(tail -1 "$work/serve-time.txt") || true
 read -r wrk_user wrk_sys < <(tail -1 "$work/wrk-time.txt") || true
 echo "server: peak RSS $((rss_kb / 1024)) MiB, CPU ${serve_user}+${serve_sys} s; ingest load generator CPU ${wrk_user}+${wrk_sys} s"
+# CPU per event varies less than the rate from run to run on a shared machine; it includes the
+# queries' share of the server's CPU.
+awk -v n="$total" -v u="$serve_user" -v s="$serve_sys" 'BEGIN {
+  printf "server CPU per stored event: %.1f us (%d events over the whole run)\n", (u + s) * 1e6 / n, n }'

@@ -91,21 +91,31 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 ///
 /// Ingest keeps mimalloc's defaults (it reuses ~100 MB batches continuously), and so does
 /// `export-increment`, whose memory is bounded by its object size and which runs ~20 % faster
-/// with them (fewer page faults on the per-batch buffers). So do `serve` and `bench-query`,
-/// which measures queries as the long-running server answers them (returning every freed page
-/// at once costs a warm process a quarter of its query time in page faults). Queries and exports
-/// run many short plans whose freed pages mimalloc would otherwise keep, which nearly doubles an
+/// with them (fewer page faults on the per-batch buffers), and `bench-query`, which measures
+/// queries as the long-running server answers them (returning every freed page at once costs
+/// a warm process a quarter of its query time in page faults). Queries and exports run many
+/// short plans whose freed pages mimalloc would otherwise keep, which nearly doubles an
 /// export's peak resident memory. mimalloc reads these settings from the environment when the
-/// process starts, before `main`, so a query command sets them and re-executes itself once.
-const QUERY_ALLOCATOR_ENV: [(&str, &str); 2] = [
+/// process starts, before `main`, so a command sets them and re-executes itself once; a
+/// setting already in the environment is kept.
+const QUERY_ALLOCATOR_ENV: &[(&str, &str)] = &[
     ("MIMALLOC_PURGE_DELAY", "0"),
     ("MIMALLOC_ARENA_EAGER_COMMIT", "0"),
 ];
 
+/// mimalloc settings for `serve`: freed memory is kept 10 s (mimalloc's default is 1 s) before
+/// it goes back to the OS. Under continuous ingest each commit frees a batch of up to 64 MiB of
+/// events (and its encoding buffers) about a second before the next batch needs as much; with a
+/// 1 s delay that memory had often gone back already, and the kernel zeroed fresh pages for
+/// every batch: in `scripts/bench-http.sh` the server took 266,000 minor page faults in 25 s,
+/// and 60,000 with this setting, for ~200 MiB more peak resident memory (still bounded: what
+/// stays unused for 10 s is returned).
+const SERVE_ALLOCATOR_ENV: &[(&str, &str)] = &[("MIMALLOC_PURGE_DELAY", "10000")];
+
 #[cfg(target_os = "linux")]
-fn reexec_with_query_allocator_settings() {
+fn reexec_with_allocator_settings(settings: &[(&str, &str)]) {
     use std::os::unix::process::CommandExt;
-    if QUERY_ALLOCATOR_ENV
+    if settings
         .iter()
         .all(|(name, _)| std::env::var_os(name).is_some())
     {
@@ -116,7 +126,7 @@ fn reexec_with_query_allocator_settings() {
     };
     let mut command = std::process::Command::new(exe);
     command.args(std::env::args_os().skip(1));
-    for (name, value) in QUERY_ALLOCATOR_ENV {
+    for (name, value) in settings {
         if std::env::var_os(name).is_none() {
             command.env(name, value);
         }
@@ -127,7 +137,7 @@ fn reexec_with_query_allocator_settings() {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn reexec_with_query_allocator_settings() {}
+fn reexec_with_allocator_settings(_settings: &[(&str, &str)]) {}
 
 /// Warnings and errors; the table library logs a missing table as an error while we create it.
 const DEFAULT_LOG: &str = "warn,buoyant_kernel::snapshot=off";
@@ -141,15 +151,13 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    if !matches!(
-        cli.command,
+    match cli.command {
+        Command::Serve(_) => reexec_with_allocator_settings(SERVE_ALLOCATOR_ENV),
         Command::Ingest(_)
-            | Command::Generate(_)
-            | Command::Serve(_)
-            | Command::ExportIncrement(_)
-            | Command::BenchQuery(_)
-    ) {
-        reexec_with_query_allocator_settings();
+        | Command::Generate(_)
+        | Command::ExportIncrement(_)
+        | Command::BenchQuery(_) => {}
+        _ => reexec_with_allocator_settings(QUERY_ALLOCATOR_ENV),
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -604,6 +604,19 @@ fn thread_nice_values(pid: u32) -> Vec<(String, i64)> {
 
 #[cfg(target_os = "linux")]
 #[test]
+fn serve_runs_with_the_allocator_keeping_freed_memory_ten_seconds() {
+    let (_dir, store) = fresh_store();
+    let server = Server::start(&store, &[]);
+    let environ = std::fs::read(format!("/proc/{}/environ", server.child.id())).unwrap();
+    let settings: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
+    assert!(
+        settings.contains(&&b"MIMALLOC_PURGE_DELAY=10000"[..]),
+        "the server re-executes itself with mimalloc's purge delay set: {:?}",
+        String::from_utf8_lossy(&environ)
+    );
+}
+
+#[test]
 fn ingest_runs_on_threads_of_its_own_below_the_queries_priority() {
     let (_dir, store) = fresh_store();
     let ingest = key(&store, A, "ingest");

@@ -96,7 +96,7 @@ pub struct CompactSummary {
 
 /// Merges the files of every partition that has more than one into files of up to about
 /// [`TARGET_FILE_BYTES`], their rows sorted for storage (by service and resource type, then by
-/// time: see `sort_for_storage`). Each merged group of files is replaced in one data-neutral
+/// time: see `storage_order`). Each merged group of files is replaced in one data-neutral
 /// commit (Delta `OPTIMIZE`): readers see either the old files or the new ones, never both,
 /// and the exporter sees no new data. A group is held in memory while it is sorted, so a
 /// compaction's memory is bounded by the group size, not by the partition's.

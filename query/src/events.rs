@@ -111,7 +111,7 @@ impl QueryEngine {
             }
         }
         let started = std::time::Instant::now();
-        let found = self.page_keys(&ctx, frame, query, &read).await?;
+        let found = self.page_keys(frame, query, &read).await?;
         let mut keys: Vec<(String, i64, String)> = Vec::new();
         for batch in &found {
             let columns = KeyColumns::of(batch)?;
@@ -162,60 +162,54 @@ impl QueryEngine {
     ///
     /// The order is by millisecond, then id: an expression, so DataFusion's top-k filter cannot
     /// skip files or row groups by their statistics, and the sort would read every candidate.
-    /// A probe first finds the `skip + limit` first rows by the timestamp alone, which is
-    /// pruned that way. When there are fewer, the probe holds every candidate and is ordered
-    /// itself. Otherwise the page's rows are all within the probe's last millisecond: at least
-    /// `skip + limit` rows are in or before it (in the page's direction), so any row past it
-    /// ranks below them. The sort then reads only the rows up to that bound.
+    /// A probe first finds the times of the `skip + limit` first rows by the timestamp alone,
+    /// which is pruned that way and reads no other column (an id is a string the decoder
+    /// would otherwise decompress for every candidate). When there are fewer, the probe saw
+    /// every candidate, and they all lie between its first and last time. Otherwise the
+    /// page's rows are all within the probe's last millisecond: at least `skip + limit` rows
+    /// are in or before it (in the page's direction), so any row past it ranks below them.
+    /// The sort then reads only the rows up to that bound.
     async fn page_keys(
         &self,
-        ctx: &SessionContext,
         frame: DataFrame,
         query: &EventQuery,
         read: &[&str],
     ) -> Result<Vec<RecordBatch>> {
         let wanted = query.skip.saturating_add(query.limit);
         let asc = query.sort == SortOrder::Asc;
-        let columns = || read.iter().map(|c| col(*c)).collect::<Vec<_>>();
         let probe = frame
             .clone()
             .sort(vec![col(column::TIMESTAMP).sort(asc, false)])?
             .limit(0, Some(wanted))?
-            .select(columns())?
+            .select(vec![col(column::TIMESTAMP)])?
             .collect()
             .await?;
         let rows: usize = probe.iter().map(RecordBatch::num_rows).sum();
-        if rows == 0 {
+        let (mut first, mut last) = (i64::MAX, i64::MIN);
+        for batch in &probe {
+            let times = batch.column(0).as_primitive::<TimestampMicrosecondType>();
+            first = first.min(min(times).unwrap_or(i64::MAX));
+            last = last.max(max(times).unwrap_or(i64::MIN));
+        }
+        if rows == 0 || first > last {
             return Ok(Vec::new());
         }
-        let candidates = if rows < wanted {
-            ctx.read_batches(probe)?
+        let bounded = if rows < wanted {
+            col(column::TIMESTAMP)
+                .gt_eq(timestamp_lit(first))
+                .and(col(column::TIMESTAMP).lt_eq(timestamp_lit(last)))
+        } else if asc {
+            let millisecond = last.div_euclid(1000);
+            col(column::TIMESTAMP).lt(timestamp_lit((millisecond + 1) * 1000))
         } else {
-            // The probe's last time in the page's direction.
-            let mut edges = Vec::with_capacity(probe.len());
-            for batch in &probe {
-                let times = KeyColumns::of(batch)?.times;
-                edges.extend(if asc { max(&times) } else { min(&times) });
-            }
-            let edge = if asc {
-                edges.into_iter().max()
-            } else {
-                edges.into_iter().min()
-            };
-            let Some(edge) = edge else {
-                return Err(Error::Invalid("the probe's rows have no time".into()));
-            };
-            let millisecond = edge.div_euclid(1000);
-            frame.filter(if asc {
-                col(column::TIMESTAMP).lt(timestamp_lit((millisecond + 1) * 1000))
-            } else {
-                col(column::TIMESTAMP).gt_eq(timestamp_lit(millisecond * 1000))
-            })?
+            let millisecond = first.div_euclid(1000);
+            col(column::TIMESTAMP).gt_eq(timestamp_lit(millisecond * 1000))
         };
-        Ok(candidates
+        Ok(frame
+            .filter(bounded)?
             .sort(filter::order(query.sort))?
             .limit(query.skip, Some(query.limit))?
-            .select(columns())?
+            .select(read.iter().map(|c| col(*c)).collect::<Vec<_>>())?
             .collect()
             .await?)
     }

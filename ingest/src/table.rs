@@ -476,7 +476,11 @@ impl EventTable {
 }
 
 /// Parquet settings of the table's files: zstd, statistics with a page index, bloom filters on
-/// the columns looked up by value, no dictionary for the unique or large columns.
+/// the columns looked up by value, no dictionary for the unique or large columns. `timestamp`
+/// is delta-encoded and not compressed: every page of events reads it for its probe and its
+/// filters, and zstd over plain values cost more to decompress than the deltas to decode (a
+/// DI page over a `bench-http.sh` store of 2.1–2.2 million fresh events: 63–66 ms of server
+/// CPU with zstd, 40–47 ms delta-encoded, in files 1 % smaller).
 pub fn writer_properties() -> WriterProperties {
     let mut builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
@@ -487,6 +491,15 @@ pub fn writer_properties() -> WriterProperties {
         .set_column_data_page_size_limit(ColumnPath::from(column::RAW), RAW_PAGE_BYTES)
         .set_column_dictionary_enabled(ColumnPath::from(column::RAW), false)
         .set_column_dictionary_enabled(ColumnPath::from(column::ID), false)
+        .set_column_dictionary_enabled(ColumnPath::from(column::TIMESTAMP), false)
+        .set_column_encoding(
+            ColumnPath::from(column::TIMESTAMP),
+            parquet::basic::Encoding::DELTA_BINARY_PACKED,
+        )
+        .set_column_compression(
+            ColumnPath::from(column::TIMESTAMP),
+            Compression::UNCOMPRESSED,
+        )
         .set_column_statistics_enabled(ColumnPath::from(column::RAW), EnabledStatistics::None);
     for name in [column::ID, column::USERNAME, column::CLIENT_IP] {
         builder = builder

@@ -91,9 +91,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 ///
 /// Ingest keeps mimalloc's defaults (it reuses ~100 MB batches continuously), and so does
 /// `export-increment`, whose memory is bounded by its object size and which runs ~20 % faster
-/// with them (fewer page faults on the per-batch buffers), and `bench-query`, which measures
-/// queries as the long-running server answers them (returning every freed page at once costs
-/// a warm process a quarter of its query time in page faults). Queries and exports run many
+/// with them (fewer page faults on the per-batch buffers). `serve` and `bench-query`, which
+/// measures queries as the long-running server answers them, keep freed memory longer still
+/// ([`SERVE_ALLOCATOR_ENV`]; returning every freed page at once costs a warm process a quarter
+/// of its query time in page faults). Queries and exports run many
 /// short plans whose freed pages mimalloc would otherwise keep, which nearly doubles an
 /// export's peak resident memory. mimalloc reads these settings from the environment when the
 /// process starts, before `main`, so a command sets them and re-executes itself once; a

@@ -616,6 +616,7 @@ fn serve_runs_with_the_allocator_keeping_freed_memory_ten_seconds() {
     );
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn ingest_runs_on_threads_of_its_own_below_the_queries_priority() {
     let (_dir, store) = fresh_store();

@@ -24,6 +24,7 @@ fn compaction_is_data_neutral_and_leaves_files_sorted_by_service_host_then_time(
     assert_eq!(stats_before["rows"], 8000);
     assert_eq!(stats_before["partitions"], 4);
     assert!(stats_before["files"].as_u64().unwrap() > 4);
+    timestamps_are_delta_encoded_without_compression(&store.join("events"));
 
     let compact = run(dir.path(), &["compact"]);
     assert!(compact.status.success(), "{}", stderr(&compact));
@@ -43,6 +44,7 @@ fn compaction_is_data_neutral_and_leaves_files_sorted_by_service_host_then_time(
     assert_eq!(stats_after["rows"], 8000);
     assert_eq!(stats_after["files"], 4);
     assert_eq!(stats_after["organizations"].as_object().unwrap().len(), 2);
+    timestamps_are_delta_encoded_without_compression(&store.join("events"));
 
     // Dedup still knows every event after the files were rewritten.
     let again = run(dir.path(), &["ingest", "--json", "events.ndjson"]);
@@ -105,6 +107,40 @@ fn compaction_is_data_neutral_and_leaves_files_sorted_by_service_host_then_time(
     assert!(runs > 4 * 3, "only {runs} service runs in 4 files");
     // ... and the device events of several hosts in each.
     assert!(host_runs > 4 * 3, "only {host_runs} host runs in 4 files");
+}
+
+/// Every page of events reads `timestamp` over all its candidates: the files of both ingest
+/// and compaction store it delta-encoded, not zstd-compressed (README › Parquet layout).
+fn timestamps_are_delta_encoded_without_compression(table: &std::path::Path) {
+    let files = walk(table);
+    assert!(!files.is_empty());
+    for entry in files {
+        let file = std::fs::File::open(&entry).unwrap();
+        let metadata = parquet::file::reader::FileReader::metadata(
+            &parquet::file::reader::SerializedFileReader::new(file).unwrap(),
+        )
+        .clone();
+        for group in metadata.row_groups() {
+            let chunk = group
+                .columns()
+                .iter()
+                .find(|c| c.column_path().string() == "timestamp")
+                .unwrap();
+            let encodings: Vec<_> = chunk.encodings().collect();
+            assert_eq!(
+                chunk.compression(),
+                parquet::basic::Compression::UNCOMPRESSED,
+                "{}",
+                entry.display()
+            );
+            assert!(
+                encodings.contains(&parquet::basic::Encoding::DELTA_BINARY_PACKED)
+                    && !encodings.contains(&parquet::basic::Encoding::RLE_DICTIONARY),
+                "{}: {encodings:?}",
+                entry.display()
+            );
+        }
+    }
 }
 
 /// Live files only: compaction leaves the replaced files until a vacuum, so read the log.

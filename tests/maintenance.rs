@@ -116,10 +116,8 @@ fn timestamps_are_delta_encoded_without_compression(table: &std::path::Path) {
     assert!(!files.is_empty());
     for entry in files {
         let file = std::fs::File::open(&entry).unwrap();
-        let metadata = parquet::file::reader::FileReader::metadata(
-            &parquet::file::reader::SerializedFileReader::new(file).unwrap(),
-        )
-        .clone();
+        let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
+        let metadata = parquet::file::reader::FileReader::metadata(&reader);
         for group in metadata.row_groups() {
             let chunk = group
                 .columns()

@@ -44,6 +44,12 @@ pub struct IngestArgs {
     /// Flush buffered events to the table after this many.
     #[arg(long, value_name = "N")]
     flush_rows: Option<usize>,
+    /// Flush buffered events to the table once their raw JSON takes this many bytes.
+    #[arg(long, value_name = "BYTES")]
+    flush_bytes: Option<usize>,
+    /// Flush buffered events to the table once the oldest has waited this long.
+    #[arg(long, value_name = "MS")]
+    flush_age_ms: Option<u64>,
     /// Reject records longer than this many bytes.
     #[arg(long, value_name = "BYTES")]
     max_record_bytes: Option<usize>,
@@ -91,6 +97,12 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     if let Some(rows) = args.flush_rows {
         config.flush_rows = rows.max(1);
     }
+    if let Some(bytes) = args.flush_bytes {
+        config.flush_bytes = bytes.max(1);
+    }
+    if let Some(ms) = args.flush_age_ms {
+        config.flush_age = Duration::from_millis(ms);
+    }
     if let Some(limit) = args.max_record_bytes {
         config.max_record_bytes = limit;
     }
@@ -120,10 +132,14 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
         .await?;
         let _ = reader.join();
     }
-    ingester
-        .flush()
-        .await
-        .context("committing the last events to the table")?;
+    let wal_dir = ingester.wal_dir().to_path_buf();
+    ingester.flush().await.with_context(|| {
+        format!(
+            "committing the last events to the table failed; every acknowledged event is kept \
+             in the write-ahead log {} and committed by the next ingest or serve on this store",
+            wal_dir.display()
+        )
+    })?;
     progress.finish_and_clear();
     summary.seconds = started.elapsed().as_secs_f64();
     summary.events_per_second = (summary.accepted + summary.duplicates + summary.rejected) as f64
@@ -186,13 +202,21 @@ async fn ingest_source(
             }
             // A slow producer: commit what has waited long enough, then keep waiting.
             Err(RecvTimeoutError::Timeout) => {
-                ingester.flush_if_due().await?;
+                flush_if_due(ingester).await?;
                 continue;
             }
             Err(RecvTimeoutError::Disconnected) => return Ok(()),
         };
-        let outcome = ingester.ingest(name, &chunk, org).await?;
-        ingester.flush_if_due().await?;
+        let outcome = ingester.ingest(name, &chunk, org).await.with_context(|| {
+            format!(
+                "ingesting {name} stopped before line {}; every event acknowledged before is \
+                 kept in the write-ahead log {} and committed by the next ingest or serve on \
+                 this store",
+                chunk.records.first().map_or(0, |r| r.line),
+                ingester.wal_dir().display()
+            )
+        })?;
+        flush_if_due(ingester).await?;
         summary.accepted += outcome.accepted;
         summary.duplicates += outcome.duplicates;
         summary.rejected += outcome.rejected.len() as u64;
@@ -220,6 +244,15 @@ async fn ingest_source(
             "{:.0} events/s",
             progress.position() as f64 / seconds
         ));
+    }
+}
+
+/// Commits what has waited long enough. A failed commit is retried by the ingester (and
+/// logged where it failed); ingest stops only when the buffer is full behind it.
+async fn flush_if_due(ingester: &mut Ingester) -> anyhow::Result<()> {
+    match ingester.flush_if_due().await {
+        Ok(()) | Err(insights_ingest::Error::Commit { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }
 

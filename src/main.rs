@@ -143,7 +143,21 @@ fn reexec_with_allocator_settings(_settings: &[(&str, &str)]) {}
 /// Warnings and errors; the table library logs a missing table as an error while we create it.
 const DEFAULT_LOG: &str = "warn,buoyant_kernel::snapshot=off";
 
+/// A write past the file-size limit (`ulimit -f`) is an error the write-ahead log handles (it
+/// cuts the partial record off and answers 503), not a signal that kills the process.
+#[cfg(unix)]
+fn ignore_file_size_signal() {
+    // SAFETY: setting a signal's disposition to "ignore" runs no handler code.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+}
+
+#[cfg(not(unix))]
+fn ignore_file_size_signal() {}
+
 fn main() -> ExitCode {
+    ignore_file_size_signal();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("INSIGHTS_LOG")

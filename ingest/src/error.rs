@@ -35,6 +35,23 @@ pub enum Error {
     Locked(PathBuf),
     #[error("the ingest engine stopped: {0}")]
     Stopped(String),
+    #[error(
+        "a table commit failed (attempt {attempts}): {message}; its events are safe in the \
+         write-ahead log and the commit is retried"
+    )]
+    Commit { message: String, attempts: u32 },
+    #[error(
+        "the table cannot be written: a commit has failed {attempts} time(s) ({message}); the \
+         {waiting} acknowledged events waiting for it are safe in the write-ahead log, and new \
+         events are refused until it lands"
+    )]
+    Backlogged {
+        message: String,
+        attempts: u32,
+        waiting: usize,
+    },
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl Error {

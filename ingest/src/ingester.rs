@@ -1,10 +1,16 @@
 //! The ingest engine: validate, dedup, log, acknowledge, and flush to the table.
+//!
+//! The promise is that an acknowledged event is durable, and stays so: it is in the write-ahead
+//! log (fsync'd) before anyone is told, and its record leaves the log only once a table commit
+//! that holds it has landed. Each commit records the highest LSN *of the events it holds* as
+//! its watermark, and commits land in LSN order, one at a time; a commit that fails keeps its
+//! batch and is retried (see [`flush`]), and nothing buffered after it is committed before it.
+
+mod flush;
 
 use std::fs::File;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-use tokio::task::JoinHandle;
 
 use insights_schemas::{DecodedEvent, EventBatchBuilder, RejectReason, day_of, decode_event};
 
@@ -13,8 +19,10 @@ use crate::error::{Error, Result};
 use crate::framing::Chunk;
 use crate::quarantine::Quarantine;
 use crate::store::StoreLocation;
-use crate::table::{CommitSummary, EventTable};
-use crate::wal::Wal;
+use crate::table::EventTable;
+use crate::wal::{Recovered, Wal};
+
+use flush::CommitState;
 
 /// How an [`Ingester`] is set up.
 #[derive(Debug, Clone)]
@@ -22,7 +30,7 @@ pub struct IngestConfig {
     pub store: StoreLocation,
     /// Local directory of the write-ahead log.
     pub wal_dir: PathBuf,
-    /// Local NDJSON file that receives rejected records.
+    /// Local NDJSON file that receives rejected records; damaged bytes of the log go beside it.
     pub quarantine_path: PathBuf,
     /// Flush the buffer once it holds this many events...
     pub flush_rows: usize,
@@ -50,6 +58,13 @@ impl IngestConfig {
             dedup_budget: 8_000_000,
             max_record_bytes: 16 << 20,
         }
+    }
+
+    /// The directory of the quarantine file.
+    fn quarantine_dir(&self) -> PathBuf {
+        self.quarantine_path
+            .parent()
+            .map_or_else(|| self.wal_dir.clone(), std::path::Path::to_path_buf)
     }
 }
 
@@ -101,9 +116,6 @@ fn decode_all<'a>(
     })
 }
 
-/// A commit under way: it owns a copy of the table and hands back the updated one.
-type Flush = JoinHandle<Result<(CommitSummary, u64, EventTable)>>;
-
 /// The ingest engine of one store. One process at a time may ingest into a store.
 pub struct Ingester {
     config: IngestConfig,
@@ -112,56 +124,76 @@ pub struct Ingester {
     /// partitions with uncommitted events are never evicted.
     table: EventTable,
     wal: Wal,
+    /// Why the last write of the log failed, until one succeeds.
+    wal_error: Option<String>,
     index: KeyIndex,
     builder: EventBatchBuilder,
+    /// The highest LSN among the events in `builder`: the watermark of their commit.
+    buffered_lsn: u64,
     buffered_since: Option<Instant>,
     quarantine: Quarantine,
-    in_flight: Option<Flush>,
-    /// Set when a table commit failed: the events it held are only in the log now, so this
-    /// ingester refuses further work and a restart replays them.
-    failed: Option<String>,
+    commit: CommitState,
+    /// Set when buffered events could not be turned into a batch: they are only in the log
+    /// now, so this ingester commits nothing more (a later watermark would pass them) and a
+    /// restart replays them.
+    broken: Option<String>,
     commits: u64,
+    commit_failures: u64,
     _lock: File,
 }
 
 impl Ingester {
-    /// Opens the store (creating it if needed) and replays the write-ahead log.
+    /// Opens the store (creating it if needed) and replays the write-ahead log into the buffer,
+    /// committing as the buffer fills; damage in the log is reported and quarantined
+    /// ([`Wal::open`]), and a logged event that no longer decodes is quarantined with its LSN.
     pub async fn open(config: IngestConfig) -> Result<Self> {
         let lock = lock_state(&config.wal_dir)?;
         let table = EventTable::open_or_create(&config.store).await?;
         let committed = table.committed_lsn().await?;
-        let mut replayed = Vec::new();
-        let wal = Wal::open(&config.wal_dir, committed, |record| {
-            replayed.push((record.lsn, record.org.to_owned(), record.raw.to_vec()));
-            Ok(())
-        })?;
+        let (wal, mut replay) = Wal::open(&config.wal_dir, committed, &config.quarantine_dir())?;
         let mut ingester = Self {
             index: KeyIndex::new(config.dedup_budget),
             builder: sized_builder(&config),
+            buffered_lsn: 0,
             buffered_since: None,
             quarantine: Quarantine::new(config.quarantine_path.clone()),
             table,
             wal,
-            in_flight: None,
-            failed: None,
+            wal_error: None,
+            commit: CommitState::Idle,
+            broken: None,
             commits: 0,
+            commit_failures: 0,
             config,
             _lock: lock,
         };
-        if !replayed.is_empty() {
-            tracing::info!(events = replayed.len(), "replaying the write-ahead log");
-        }
-        for (lsn, org, raw) in replayed {
-            let bound = (!org.is_empty()).then_some(org.as_str());
-            let event = decode_event(&raw, bound).map_err(|reason| Error::Wal {
-                path: ingester.config.wal_dir.clone(),
-                message: format!("logged event {lsn} no longer decodes: {reason}"),
-            })?;
-            if ingester.admit(&event).await? {
-                ingester.builder.append(&event, lsn as i64);
-                ingester.buffered_since.get_or_insert_with(Instant::now);
+        let mut replayed = 0u64;
+        while let Some(record) = replay.next_record()? {
+            replayed += 1;
+            let bound = (!record.org.is_empty()).then_some(record.org);
+            match decode_event(record.raw, bound) {
+                Ok(event) => {
+                    if ingester.admit(&event).await? {
+                        ingester.buffer(&event, record.lsn);
+                    }
+                }
+                Err(reason) => {
+                    let reason = format!("a logged event no longer decodes: {reason}");
+                    tracing::warn!(lsn = record.lsn, %reason, "quarantined while replaying");
+                    ingester.quarantine.add(
+                        "write-ahead log",
+                        record.lsn,
+                        &reason,
+                        record.raw,
+                        None,
+                    )?;
+                }
             }
-            ingester.flush_if_full().await?;
+            ingester.make_room_during_replay().await?;
+        }
+        ingester.quarantine.sync()?;
+        if replayed > 0 {
+            tracing::info!(events = replayed, "replayed the write-ahead log");
         }
         Ok(ingester)
     }
@@ -182,25 +214,39 @@ impl Ingester {
 
     /// Makes everything ingested so far durable: one fsync of the log (and of the quarantine)
     /// for any number of [`Ingester::ingest_unsynced`] calls, the group commit of concurrent
-    /// requests.
+    /// requests. When it fails, nothing ingested since the last sync may be acknowledged; the
+    /// records stay buffered and are written by the next sync that succeeds.
     pub fn sync(&mut self) -> Result<()> {
-        self.wal.sync()?;
+        self.sync_log()?;
         self.quarantine.sync()
+    }
+
+    fn sync_log(&mut self) -> Result<()> {
+        let synced = self.wal.sync();
+        self.wal_error = synced.as_ref().err().map(ToString::to_string);
+        synced
     }
 
     /// Like [`Ingester::ingest`], but the accepted events are durable only after the next
     /// [`Ingester::sync`]; nobody may be told they are stored before then.
+    ///
+    /// Fails before accepting anything when ingest cannot go on: the log cannot be written
+    /// ([`Error::Unavailable`]), or a table commit keeps failing and the buffer is full
+    /// ([`Error::Backlogged`]).
     pub async fn ingest_unsynced(
         &mut self,
         source: &str,
         chunk: &Chunk,
         bound_org: Option<&str>,
     ) -> Result<BatchOutcome> {
-        if let Some(reason) = &self.failed {
-            return Err(Error::Stopped(reason.clone()));
-        }
+        self.check_room().await?;
         let mut outcome = BatchOutcome::default();
         let decoded = decode_all(chunk, bound_org, self.config.max_record_bytes);
+        // Reading the table for dedup can fail; do it before anything is accepted.
+        for event in decoded.iter().flatten() {
+            self.load_partition(&event.organization, day_of(event.timestamp_us))
+                .await?;
+        }
         for (span, decoded) in chunk.records.iter().zip(decoded) {
             let bytes = chunk.bytes(span);
             let event = match decoded {
@@ -226,20 +272,17 @@ impl Ingester {
                 ""
             };
             let lsn = self.wal.append(logged_org, event.raw.as_bytes());
-            self.builder.append(&event, lsn as i64);
-            self.buffered_since.get_or_insert_with(Instant::now);
+            self.buffer(&event, lsn);
             outcome.accepted += 1;
-            // Flushing rotates (and so syncs) the log first: no event reaches the table
-            // before it is in the log.
             self.flush_if_full().await?;
         }
         outcome.last_seq = self.wal.last_lsn();
         Ok(outcome)
     }
 
-    /// Events accepted but not yet committed to the table.
+    /// Events accepted but not yet committed to the table (including a commit being retried).
     pub fn buffered(&self) -> usize {
-        self.builder.len()
+        self.builder.len() + self.commit.events()
     }
 
     /// How long the oldest event not yet committed has waited.
@@ -253,46 +296,21 @@ impl Ingester {
         &self.config.wal_dir
     }
 
-    /// Whether an event is new; records its identity if so.
-    async fn admit(&mut self, event: &DecodedEvent<'_>) -> Result<bool> {
-        let day = day_of(event.timestamp_us);
-        if !self.index.is_loaded(&event.organization, day) {
-            let keys = self.table.partition_keys(&event.organization, day).await?;
-            self.index.load(&event.organization, day, keys);
+    /// Damage the write-ahead log held when it was opened.
+    pub fn recovered(&self) -> &[Recovered] {
+        self.wal.recovered()
+    }
+
+    /// Why ingest cannot go on right now (the log cannot be written, a commit keeps failing),
+    /// or `None` when it can.
+    pub fn trouble(&self) -> Option<String> {
+        if let Some(reason) = &self.broken {
+            return Some(reason.clone());
         }
-        let key = event_key(&event.organization, &event.id, event.timestamp_us);
-        Ok(self.index.insert(&event.organization, day, key))
-    }
-
-    async fn flush_if_full(&mut self) -> Result<()> {
-        if self.builder.len() >= self.config.flush_rows
-            || self.builder.raw_bytes() >= self.config.flush_bytes
-        {
-            self.start_flush().await?;
+        if let Some(error) = &self.wal_error {
+            return Some(format!("the write-ahead log cannot be written: {error}"));
         }
-        Ok(())
-    }
-
-    /// Flushes the buffer if its oldest event has waited longer than the flush age.
-    pub async fn flush_if_due(&mut self) -> Result<()> {
-        if self
-            .buffered_since
-            .is_some_and(|t| t.elapsed() >= self.config.flush_age)
-        {
-            self.start_flush().await?;
-        }
-        Ok(())
-    }
-
-    /// Commits everything buffered to the table and waits for it.
-    pub async fn flush(&mut self) -> Result<()> {
-        self.start_flush().await?;
-        self.finish_flush().await
-    }
-
-    /// Flushes and releases the store.
-    pub async fn close(mut self) -> Result<()> {
-        self.flush().await
+        self.commit.trouble()
     }
 
     /// Table commits made by this ingester.
@@ -300,71 +318,45 @@ impl Ingester {
         self.commits
     }
 
+    /// Table commits that failed (each failed attempt counts).
+    pub fn commit_failures(&self) -> u64 {
+        self.commit_failures
+    }
+
     /// Where rejected records go.
     pub fn quarantine_path(&self) -> &std::path::Path {
         self.quarantine.path()
     }
 
-    /// Starts committing the buffer in the background; at most one commit is in flight, so
-    /// commits land in sequence-number order.
-    async fn start_flush(&mut self) -> Result<()> {
-        let waited = Instant::now();
-        self.finish_flush().await?;
-        tracing::debug!(
-            waited_ms = waited.elapsed().as_millis() as u64,
-            "previous commit finished"
-        );
-        if self.builder.is_empty() {
-            return Ok(());
+    /// Adds an admitted event to the buffer.
+    fn buffer(&mut self, event: &DecodedEvent<'_>, lsn: u64) {
+        debug_assert!(lsn > self.buffered_lsn, "events are buffered in LSN order");
+        self.builder.append(event, lsn as i64);
+        self.buffered_lsn = lsn;
+        self.buffered_since.get_or_insert_with(Instant::now);
+    }
+
+    /// Loads the identities the table holds for a partition, unless they are loaded.
+    async fn load_partition(&mut self, organization: &str, day: i32) -> Result<()> {
+        if !self.index.is_loaded(organization, day) {
+            let keys = self.table.partition_keys(organization, day).await?;
+            self.index.load(organization, day, keys);
         }
-        // A fresh builder sized for a whole batch: growing one by doubling copies it repeatedly.
-        let batch = std::mem::replace(&mut self.builder, sized_builder(&self.config)).finish()?;
-        self.buffered_since = None;
-        let last_lsn = self.wal.last_lsn();
-        self.wal.rotate()?;
-        let mut table = self.table.clone();
-        self.in_flight = Some(tokio::spawn(async move {
-            let summary = table.append(batch, last_lsn).await?;
-            Ok((summary, last_lsn, table))
-        }));
         Ok(())
     }
 
-    async fn finish_flush(&mut self) -> Result<()> {
-        let Some(handle) = self.in_flight.take() else {
-            return Ok(());
-        };
-        let joined = handle
-            .await
-            .map_err(|e| Error::Stopped(format!("table commit task failed: {e}")))
-            .and_then(|result| result);
-        let (summary, last_lsn, table) = match joined {
-            Ok(done) => done,
-            Err(e) => {
-                tracing::error!(
-                    error = %e,
-                    "table commit failed; acknowledged events stay in the write-ahead log \
-                     until a restart replays them"
-                );
-                self.failed = Some(format!(
-                    "a table commit failed ({e}); restart to replay the log"
-                ));
-                return Err(e);
-            }
-        };
-        tracing::debug!(
-            version = summary.version,
-            rows = summary.rows,
-            files = summary.files,
-            "committed"
-        );
-        self.table = table;
-        for (partition, rows) in &summary.partitions {
-            self.index.committed(partition, *rows);
-        }
-        self.wal.release(last_lsn)?;
-        self.commits += 1;
-        Ok(())
+    /// Whether an event is new; records its identity if so.
+    async fn admit(&mut self, event: &DecodedEvent<'_>) -> Result<bool> {
+        let day = day_of(event.timestamp_us);
+        self.load_partition(&event.organization, day).await?;
+        let key = event_key(&event.organization, &event.id, event.timestamp_us);
+        Ok(self.index.insert(&event.organization, day, key))
+    }
+
+    /// Whether the buffer holds a commit's worth of events.
+    fn buffer_full(&self) -> bool {
+        self.builder.len() >= self.config.flush_rows
+            || self.builder.raw_bytes() >= self.config.flush_bytes
     }
 }
 
@@ -398,117 +390,4 @@ fn lock_state(wal_dir: &std::path::Path) -> Result<File> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn chunk(lines: &[String]) -> Chunk {
-        let mut chunk = Chunk::default();
-        for (i, line) in lines.iter().enumerate() {
-            let start = chunk.data.len();
-            chunk.data.extend_from_slice(line.as_bytes());
-            chunk.records.push(crate::framing::RecordSpan {
-                line: i as u64 + 1,
-                start,
-                end: chunk.data.len(),
-                too_long: None,
-            });
-        }
-        chunk
-    }
-
-    fn events(count: usize) -> Vec<String> {
-        (0..count)
-            .map(|i| {
-                format!(
-                    r#"{{"id":"e{i}","timestamp":"2026-10-01T10:00:{:02}Z","service":"sso","event_type":"sso_auth","organization":"o1"}}"#,
-                    i % 60
-                )
-            })
-            .collect()
-    }
-
-    async fn open(dir: &std::path::Path, tune: impl FnOnce(&mut IngestConfig)) -> Ingester {
-        let mut config = IngestConfig::new(StoreLocation::Local(dir.join("store")), dir);
-        tune(&mut config);
-        Ingester::open(config).await.unwrap()
-    }
-
-    async fn table_version(dir: &std::path::Path) -> i64 {
-        EventTable::open(&StoreLocation::Local(dir.join("store")))
-            .await
-            .unwrap()
-            .version()
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn commits_when_the_buffer_reaches_its_row_or_byte_budget() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut ingester = open(dir.path(), |c| c.flush_rows = 10).await;
-        ingester
-            .ingest("t", &chunk(&events(25)), None)
-            .await
-            .unwrap();
-        ingester.finish_flush().await.unwrap();
-        assert_eq!(
-            ingester.commits(),
-            2,
-            "25 events with a 10-row budget: two full batches"
-        );
-        assert_eq!(ingester.builder.len(), 5);
-
-        let dir = tempfile::tempdir().unwrap();
-        let mut ingester = open(dir.path(), |c| c.flush_bytes = 300).await;
-        ingester
-            .ingest("t", &chunk(&events(6)), None)
-            .await
-            .unwrap();
-        ingester.finish_flush().await.unwrap();
-        assert_eq!(
-            ingester.commits(),
-            2,
-            "three ~115-byte events fill a 300-byte budget"
-        );
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn commits_buffered_events_once_they_are_old_enough() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut ingester = open(dir.path(), |c| c.flush_age = Duration::from_millis(50)).await;
-        ingester
-            .ingest("t", &chunk(&events(3)), None)
-            .await
-            .unwrap();
-        ingester.flush_if_due().await.unwrap();
-        ingester.finish_flush().await.unwrap();
-        assert_eq!(ingester.commits(), 0, "not due yet");
-        tokio::time::sleep(Duration::from_millis(80)).await;
-        ingester.flush_if_due().await.unwrap();
-        ingester.finish_flush().await.unwrap();
-        assert_eq!(ingester.commits(), 1);
-        assert_eq!(table_version(dir.path()).await, 1);
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn unflushed_events_are_replayed_on_the_next_open_with_their_sequence_numbers() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut ingester = open(dir.path(), |_| {}).await;
-        let outcome = ingester
-            .ingest("t", &chunk(&events(4)), None)
-            .await
-            .unwrap();
-        assert_eq!((outcome.accepted, outcome.last_seq), (4, 4));
-        drop(ingester); // no flush: the events are only in the log
-        let mut reopened = open(dir.path(), |_| {}).await;
-        assert_eq!(reopened.builder.len(), 4, "replayed into the buffer");
-        let again = reopened
-            .ingest("t", &chunk(&events(5)), None)
-            .await
-            .unwrap();
-        assert_eq!(
-            (again.accepted, again.duplicates, again.last_seq),
-            (1, 4, 5)
-        );
-        reopened.close().await.unwrap();
-        assert_eq!(table_version(dir.path()).await, 1);
-    }
-}
+mod tests;

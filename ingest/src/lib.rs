@@ -15,6 +15,8 @@ pub mod maintenance;
 pub mod quarantine;
 pub mod store;
 pub mod table;
+#[cfg(test)]
+mod test_support;
 pub mod wal;
 
 pub use error::{Error, Result};

@@ -10,7 +10,7 @@ use arrow::compute::take_record_batch;
 use arrow::datatypes::{DataType, Date32Type, TimestampMicrosecondType};
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
-use deltalake::kernel::{Action, Remove, StructType, Transaction};
+use deltalake::kernel::{Action, Add, Remove, StructType, Transaction};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake::{DeltaTable, DeltaTableError, FilterOp, FilterValue};
@@ -151,6 +151,14 @@ impl EventTable {
     /// Swaps in a newer state of the same table (after an operation that returned one).
     pub fn replace(&mut self, table: DeltaTable) {
         self.table = table;
+    }
+
+    /// Reads the table's log again, up to its newest version.
+    pub async fn reload(&mut self) -> Result<()> {
+        self.table
+            .update_state()
+            .await
+            .map_err(|e| Error::table(&self.name, e))
     }
 
     /// The current table version.
@@ -427,15 +435,9 @@ impl EventTable {
         Ok(batches)
     }
 
-    /// Replaces `files` by `rows` (all of theirs), in storage order, in one data-neutral
-    /// commit (Delta `OPTIMIZE`: every action has `dataChange` false, so readers of the
-    /// table's changes, like the exporter, see nothing new). Returns how many files it wrote.
-    pub(crate) async fn rewrite(
-        &mut self,
-        files: Vec<LiveFile>,
-        rows: RecordBatch,
-        target_size: u64,
-    ) -> Result<u64> {
+    /// Writes `rows` in storage order as new files of the table, not yet committed, marked as
+    /// data-neutral (they hold rows the table already has).
+    pub(crate) async fn write_rewritten(&self, rows: RecordBatch) -> Result<Vec<Add>> {
         let order = storage_order(&rows)?;
         let mut writer = RecordBatchWriter::for_table(&self.table)
             .map_err(|e| Error::table(&self.name, e))?
@@ -451,29 +453,77 @@ impl EventTable {
         for add in &mut adds {
             add.data_change = false;
         }
-        let added = adds.len() as u64;
-        let actions = files
-            .into_iter()
-            .map(|file| Action::Remove(file.remove))
+        Ok(adds)
+    }
+
+    /// Replaces `files` by `adds` in one data-neutral commit (Delta `OPTIMIZE`: every action has
+    /// `dataChange` false, so readers of the table's changes, like the exporter, see nothing
+    /// new). Returns `false`, committing nothing, when another writer replaced or removed one
+    /// of `files` first.
+    ///
+    /// Delta's conflict check lets two data-neutral removals of the same file both commit, so
+    /// two compactions of the same files would both add their rows. Here a commit goes through
+    /// only at the version it was checked against (no automatic retry); when another writer
+    /// commits first, the table is read again and the files checked again. Appends by the
+    /// ingester never remove files, so they never make a compaction give up.
+    pub(crate) async fn replace_files(
+        &mut self,
+        files: &[LiveFile],
+        adds: Vec<Add>,
+        target_size: u64,
+    ) -> Result<bool> {
+        let actions: Vec<Action> = files
+            .iter()
+            .map(|file| Action::Remove(file.remove.clone()))
             .chain(adds.into_iter().map(Action::Add))
             .collect();
         let operation = DeltaOperation::Optimize {
             predicate: None,
             target_size: i64::try_from(target_size).unwrap_or(i64::MAX),
         };
-        let snapshot = self
+        let mut attempt = 1;
+        loop {
+            if !self.all_live(files).await? {
+                return Ok(false);
+            }
+            let snapshot = self
+                .table
+                .snapshot()
+                .map_err(|e| Error::table(&self.name, e))?;
+            let committed = CommitBuilder::from(CommitProperties::default().with_max_retries(0))
+                .with_actions(actions.clone())
+                .build(Some(snapshot), self.table.log_store(), operation.clone())
+                .await;
+            match committed {
+                Ok(finalized) => {
+                    self.table.state = Some(finalized.snapshot());
+                    return Ok(true);
+                }
+                Err(e) if attempt >= REPLACE_ATTEMPTS => return Err(Error::table(&self.name, e)),
+                Err(e) => {
+                    tracing::debug!(error = %e, attempt, "the table changed under a compaction");
+                    attempt += 1;
+                    self.reload().await?;
+                }
+            }
+        }
+    }
+
+    /// Whether every one of `files` is live at the current version.
+    async fn all_live(&self, files: &[LiveFile]) -> Result<bool> {
+        let live: std::collections::HashSet<String> = self
             .table
-            .snapshot()
-            .map_err(|e| Error::table(&self.name, e))?;
-        let finalized = CommitBuilder::default()
-            .with_actions(actions)
-            .build(Some(snapshot), self.table.log_store(), operation)
+            .get_active_add_actions_by_partitions(&[])
+            .map_ok(|file| file.path().into_owned())
+            .try_collect()
             .await
             .map_err(|e| Error::table(&self.name, e))?;
-        self.table.state = Some(finalized.snapshot());
-        Ok(added)
+        Ok(files.iter().all(|file| live.contains(&file.remove.path)))
     }
 }
+
+/// Commits a compaction tries before it gives up on a group of files.
+const REPLACE_ATTEMPTS: u32 = 20;
 
 /// Parquet settings of the table's files: zstd, statistics with a page index, bloom filters on
 /// the columns looked up by value, no dictionary for the unique or large columns. `timestamp`
@@ -631,7 +681,8 @@ fn ranks<'a>(values: impl Iterator<Item = Option<&'a str>> + Clone) -> Vec<u32> 
         .collect()
 }
 
-fn count_partitions(batch: &RecordBatch) -> BTreeMap<PartitionId, usize> {
+/// Rows per (organization, day) partition of a batch.
+pub(crate) fn count_partitions(batch: &RecordBatch) -> BTreeMap<PartitionId, usize> {
     let mut counts = BTreeMap::new();
     let (Some(orgs), Some(dates)) = (
         batch.column_by_name(column::ORGANIZATION),

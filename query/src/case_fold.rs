@@ -33,7 +33,7 @@ pub(crate) fn matches(text: &str, lowered: &[String]) -> bool {
         return false;
     }
     let lower = text.to_lowercase();
-    lowered.iter().any(|value| *value == lower)
+    lowered.contains(&lower)
 }
 
 /// Each row's index into the dictionary's values; `None` for a null row. A dictionary with no

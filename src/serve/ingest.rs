@@ -24,6 +24,8 @@ const CHUNK_RECORDS: usize = 8192;
 const CHUNK_BYTES: usize = 8 << 20;
 /// Requests one group commit takes at most.
 const GROUP_REQUESTS: usize = 64;
+/// The `Retry-After` of an ingest that could not be made durable.
+const RETRY_SECONDS: u32 = 2;
 
 /// One line that was not stored.
 #[derive(Debug, Serialize)]
@@ -49,12 +51,13 @@ pub struct IngestJob {
     pub reply: oneshot::Sender<Result<IngestReply, ApiError>>,
 }
 
-/// Runs the ingester until every sender is gone, then flushes it.
+/// Runs the ingester until every sender is gone, then flushes it. The error says why the last
+/// events could not be committed (they stay in the write-ahead log for the next start).
 pub async fn run(
     mut ingester: Ingester,
     mut jobs: mpsc::Receiver<IngestJob>,
     metrics: Arc<Metrics>,
-) {
+) -> Result<(), insights_ingest::Error> {
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     // One chunk for every request: a fresh 8 MiB buffer each time would be fresh pages, which
     // the kernel zeroes on first touch.
@@ -66,10 +69,7 @@ pub async fn run(
                 None => break,
             },
             _ = tick.tick() => {
-                if let Err(e) = ingester.flush_if_due().await {
-                    metrics.commits_failed.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!(error = %e, "a table commit failed; its events stay in the write-ahead log");
-                }
+                flush_if_due(&mut ingester).await;
                 publish(&ingester, &metrics);
                 continue;
             }
@@ -88,9 +88,15 @@ pub async fn run(
         let synced = ingester.sync();
         for (job, answer) in group.into_iter().zip(answers) {
             let answer = match (&synced, answer) {
-                (Err(e), _) => Err(ApiError::internal(format!(
-                    "making the events durable failed: {e}"
-                ))),
+                (Err(e), _) => Err(ApiError::busy(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
+                        "the events could not be made durable ({e}); nothing of this request \
+                         is acknowledged; retrying is safe (events stored meanwhile count as \
+                         duplicates)"
+                    ),
+                    RETRY_SECONDS,
+                )),
                 (Ok(()), answer) => answer,
             };
             if let Ok(reply) = &answer {
@@ -107,14 +113,22 @@ pub async fn run(
             // The client may have gone; its events are stored all the same.
             let _ = job.reply.send(answer);
         }
-        if let Err(e) = ingester.flush_if_due().await {
-            metrics.commits_failed.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(error = %e, "a table commit failed; its events stay in the write-ahead log");
-        }
+        flush_if_due(&mut ingester).await;
         publish(&ingester, &metrics);
     }
-    if let Err(e) = ingester.close().await {
+    let closed = ingester.close().await;
+    if let Err(e) = &closed {
         tracing::error!(error = %e, "flushing on shutdown failed; the write-ahead log keeps the events");
+    }
+    closed
+}
+
+/// Commits what has waited long enough and retries a failed commit when due. A failed commit
+/// is logged where it fails and shows in `/healthz` and `/metrics`.
+async fn flush_if_due(ingester: &mut Ingester) {
+    match ingester.flush_if_due().await {
+        Ok(()) | Err(insights_ingest::Error::Commit { .. }) => {}
+        Err(e) => tracing::error!(error = %e, "committing buffered events failed"),
     }
 }
 
@@ -126,6 +140,10 @@ fn publish(ingester: &Ingester, metrics: &Metrics) {
         ingester.buffered_age().as_millis() as u64,
         Ordering::Relaxed,
     );
+    metrics
+        .commits_failed
+        .store(ingester.commit_failures(), Ordering::Relaxed);
+    metrics.set_ingest_trouble(ingester.trouble());
 }
 
 async fn ingest_one(
@@ -160,8 +178,8 @@ async fn ingest_one(
             .map_err(|e| {
                 ApiError::busy(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    format!("ingest is stopped: {e}"),
-                    5,
+                    format!("ingest is unavailable: {e}"),
+                    RETRY_SECONDS,
                 )
             })?;
         reply.accepted += outcome.accepted;

@@ -33,10 +33,27 @@ pub struct Metrics {
     /// Age of the oldest of them, in milliseconds.
     pub commit_lag_ms: AtomicU64,
     pub commits_failed: AtomicU64,
+    /// Why ingest cannot go on, while it cannot.
+    ingest_trouble: std::sync::Mutex<Option<String>>,
     routes: [Histogram; ROUTES.len()],
 }
 
 impl Metrics {
+    /// Records why ingest cannot go on (`None` once it can).
+    pub fn set_ingest_trouble(&self, trouble: Option<String>) {
+        if let Ok(mut slot) = self.ingest_trouble.lock() {
+            *slot = trouble;
+        }
+    }
+
+    /// Why ingest cannot go on, if it cannot.
+    pub fn ingest_trouble(&self) -> Option<String> {
+        self.ingest_trouble
+            .lock()
+            .ok()
+            .and_then(|slot| slot.clone())
+    }
+
     /// Records one request of `route`.
     pub fn observe(&self, route: &str, elapsed: Duration, ok: bool) {
         let Some(index) = ROUTES.iter().position(|r| *r == route) else {
@@ -94,8 +111,18 @@ impl Metrics {
         counter(
             &mut out,
             "insights_commits_failed_total",
-            "Table commits that failed (events stay in the log).",
+            "Table commit attempts that failed (events stay in the log; the commit is retried).",
             self.commits_failed.load(Ordering::Relaxed),
+        );
+        gauge(
+            &mut out,
+            "insights_ingest_degraded",
+            "1 while ingest cannot go on (the log cannot be written or a commit keeps failing).",
+            if self.ingest_trouble().is_some() {
+                1.0
+            } else {
+                0.0
+            },
         );
         gauge(
             &mut out,

@@ -53,6 +53,9 @@ pub struct ServeArgs {
     /// Commit buffered events to the table once this many are buffered.
     #[arg(long, default_value_t = 200_000)]
     flush_rows: usize,
+    /// Commit buffered events to the table once their raw JSON takes this many bytes.
+    #[arg(long, default_value_t = 64 << 20)]
+    flush_bytes: usize,
     /// Memory that query sorts and aggregations share before spilling, in MiB.
     #[arg(long, default_value_t = 256)]
     query_memory_mib: usize,
@@ -81,7 +84,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let location = StoreLocation::parse(&args.store.store)?;
     let mut config = IngestConfig::new(location.clone(), &args.store.state_dir);
     config.flush_age = Duration::from_millis(args.flush_age_ms);
-    config.flush_rows = args.flush_rows;
+    config.flush_rows = args.flush_rows.max(1);
+    config.flush_bytes = args.flush_bytes.max(1);
     config.max_record_bytes = args.max_record_bytes;
     let wal_dir = config.wal_dir.clone();
     let ingest_runtime = ingest_runtime(args.ingest_nice)?;
@@ -112,7 +116,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         ingest: sender,
         queries: Arc::new(Semaphore::new(args.max_concurrent_queries.max(1))),
         metrics,
-        wal_dir,
+        wal_dir: wal_dir.clone(),
         max_body_bytes: args.max_body_bytes,
         max_record_bytes: args.max_record_bytes,
         request_timeout: Duration::from_secs(args.request_timeout.max(1)),
@@ -130,9 +134,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .context("serving HTTP")?;
     // Stop taking ingest requests, let the ingester flush what it buffered, then exit.
     drop(app);
-    ingest_task.await.context("the ingest task failed")?;
-    eprintln!("stopped; buffered events were committed");
-    Ok(ExitCode::SUCCESS)
+    match ingest_task.await.context("the ingest task failed")? {
+        Ok(()) => {
+            eprintln!("stopped; buffered events were committed");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!(
+                "stopped, but the last events could not be committed to the table: {e}\n\
+                 every acknowledged event is kept in the write-ahead log {}; the next \
+                 `insights serve` or `insights ingest` on this store commits them",
+                wal_dir.display()
+            );
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 /// The runtime ingest runs on: decoding, the write-ahead log and the Parquet encoding of

@@ -69,9 +69,20 @@ async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
+/// `ok`, or 503 `degraded` with the reason while ingest cannot go on (queries still work).
 async fn healthz(State(app): Shared) -> Response {
-    axum::Json(serde_json::json!({"status": "ok", "table_version": app.engine.version()}))
-        .into_response()
+    let version = app.engine.version();
+    match app.metrics.ingest_trouble() {
+        None => axum::Json(serde_json::json!({"status": "ok", "table_version": version}))
+            .into_response(),
+        Some(trouble) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({
+                "status": "degraded", "table_version": version, "ingest": trouble,
+            })),
+        )
+            .into_response(),
+    }
 }
 
 async fn metrics(State(app): Shared) -> Response {

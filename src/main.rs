@@ -140,8 +140,11 @@ fn reexec_with_allocator_settings(settings: &[(&str, &str)]) {
 #[cfg(not(target_os = "linux"))]
 fn reexec_with_allocator_settings(_settings: &[(&str, &str)]) {}
 
-/// Warnings and errors; the table library logs a missing table as an error while we create it.
-const DEFAULT_LOG: &str = "warn,buoyant_kernel::snapshot=off";
+/// Warnings and errors; the table library logs a missing table as an error while we create it,
+/// and a commit that meets another writer's (an append beside a compaction) as a warning
+/// although it resolves it.
+const DEFAULT_LOG: &str =
+    "warn,buoyant_kernel::snapshot=off,deltalake_core::kernel::transaction=error";
 
 /// A write past the file-size limit (`ulimit -f`) is an error the write-ahead log handles (it
 /// cuts the partial record off and answers 503), not a signal that kills the process.

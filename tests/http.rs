@@ -1,110 +1,14 @@
 //! The HTTP service end to end: the started binary, a real HTTP client, real keys.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{insights, run, stderr};
+use crate::support::server::{Server, fresh_store, key};
+use crate::support::{run, stderr};
 
 const A: &str = "orga";
 const B: &str = "orgb";
-
-/// A running `insights serve`, killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(store: &Path, extra: &[&str]) -> Self {
-        let mut command: Command = insights();
-        command.args([
-            "serve",
-            "--store",
-            store.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ]);
-        if !extra.contains(&"--flush-age-ms") {
-            command.args(["--flush-age-ms", "200"]);
-        }
-        command
-            .args(extra)
-            .current_dir(store.parent().unwrap())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut child = command.spawn().expect("start the server");
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        Self { child, base }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    fn terminate(&mut self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "serve exited with {status}");
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("serve did not stop on SIGTERM");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn key(store: &Path, org: &str, role: &str) -> String {
-    let output = run(
-        store.parent().unwrap(),
-        &[
-            "keys",
-            "--store",
-            store.to_str().unwrap(),
-            "create",
-            "--org",
-            org,
-            "--role",
-            role,
-        ],
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
-}
-
-fn fresh_store() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    std::fs::create_dir_all(&store).unwrap();
-    (dir, store)
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

@@ -6,6 +6,7 @@ mod bad_input;
 mod crash;
 mod decode;
 mod dedup;
+mod durability;
 mod enrich;
 mod http;
 mod increment;

@@ -225,11 +225,6 @@ impl Wal {
         Ok(())
     }
 
-    /// Whether a write failed and its records still wait to be written.
-    pub fn failing(&self) -> bool {
-        self.torn || !self.pending.is_empty()
-    }
-
     /// Cuts the current segment back to its last whole record; if it cannot be cut, continues
     /// in a new segment (the torn bytes are then at the end of a closed segment, where opening
     /// the log finds and reports them).

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test module uses a different subset
 
 pub mod moto;
+pub mod server;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,9 +15,18 @@ use arrow::datatypes::TimestampMicrosecondType;
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt as _;
 
-/// The binary under test.
+/// The binary under test: the one this test binary was built with, or the one the environment
+/// variable `INSIGHTS_TEST_BINARY` names (to run the tests against another build).
+pub fn binary() -> PathBuf {
+    std::env::var_os("INSIGHTS_TEST_BINARY").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_insights")),
+        PathBuf::from,
+    )
+}
+
+/// A command of the binary under test.
 pub fn insights() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_insights"));
+    let mut command = Command::new(binary());
     command
         .env("RUST_BACKTRACE", "0")
         .env_remove("INSIGHTS_STORE");
@@ -128,6 +138,66 @@ async fn read_table_async(store: &str, options: HashMap<String, String>) -> Vec<
     }
     rows.sort();
     rows
+}
+
+/// An event read back from the table: its identity and its raw JSON.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct StoredEvent {
+    pub organization: String,
+    pub id: String,
+    pub timestamp_us: i64,
+    pub raw: String,
+}
+
+/// Reads the identity and raw JSON of every live event of a local store's table, with readers
+/// that know nothing of this project; lighter than [`read_table`] for large tables.
+pub fn read_events(store: &Path) -> Vec<StoredEvent> {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let url = url::Url::from_directory_path(store.join("events")).unwrap();
+        let table = deltalake::open_table(url).await.expect("open the table");
+        let files: Vec<_> = table
+            .get_active_add_actions_by_partitions(&[])
+            .map_ok(|f| (f.object_store_path(), f.partition_values_map()))
+            .try_collect()
+            .await
+            .unwrap();
+        let mut events = Vec::new();
+        for (path, partition) in files {
+            let file = std::fs::File::open(store.join("events").join(path.as_ref())).unwrap();
+            let builder =
+                parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+                    .expect("a Parquet file");
+            let mask = parquet::arrow::ProjectionMask::columns(
+                builder.parquet_schema(),
+                ["id", "timestamp", "raw"],
+            );
+            let organization = partition["organization"].clone().unwrap();
+            for batch in builder.with_projection(mask).build().unwrap() {
+                let batch = batch.unwrap();
+                let utf8 = |name: &str| {
+                    arrow::compute::cast(
+                        batch.column_by_name(name).unwrap(),
+                        &arrow::datatypes::DataType::Utf8,
+                    )
+                    .unwrap()
+                };
+                let (ids, raws) = (utf8("id"), utf8("raw"));
+                let (ids, raws) = (ids.as_string::<i32>(), raws.as_string::<i32>());
+                let times = batch
+                    .column_by_name("timestamp")
+                    .unwrap()
+                    .as_primitive::<TimestampMicrosecondType>();
+                events.extend((0..batch.num_rows()).map(|i| StoredEvent {
+                    organization: organization.clone(),
+                    id: ids.value(i).to_owned(),
+                    timestamp_us: times.value(i),
+                    raw: raws.value(i).to_owned(),
+                }));
+            }
+        }
+        events
+    })
 }
 
 fn rows_of(batch: &RecordBatch, organization: &str, date: &str) -> Vec<StoredRow> {

@@ -101,7 +101,8 @@ impl Ingester {
         if let Some(reason) = &self.broken {
             return Err(Error::Stopped(reason.clone()));
         }
-        if self.wal.failing() {
+        // Only after a failed write: a sync per request would undo the group commit.
+        if self.wal_error.is_some() {
             self.sync_log().map_err(|e| Error::Unavailable(format!(
                 "the write-ahead log cannot be written ({e}); no new event is accepted until it can"
             )))?;

@@ -21,8 +21,11 @@ query_delay_ms=${QUERY_DELAY_MS:-100}
 work=${2:-$(mktemp -d)}
 mkdir -p "$work"
 command -v wrk >/dev/null || apt-get install -y wrk >/dev/null
-cargo build --release --locked --bin insights
-bin=${CARGO_TARGET_DIR:-target}/release/insights
+# INSIGHTS_BIN=path runs another build (to compare two side by side) instead of building this one.
+if [ -z "${INSIGHTS_BIN:-}" ]; then
+  cargo build --release --locked --bin insights
+fi
+bin=${INSIGHTS_BIN:-${CARGO_TARGET_DIR:-target}/release/insights}
 store="$work/http-store"
 # Enough distinct batches for 180,000 events/s over the whole wrk run, so that the rate counts
 # new events only (a duplicate is cheaper to take than a new event).

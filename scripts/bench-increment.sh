@@ -11,8 +11,11 @@ events=${1:-1000000}
 work=${2:-$(mktemp -d)}
 mkdir -p "$work"
 runs=${RUNS:-3}
-cargo build --release --locked --bin insights
-bin=${CARGO_TARGET_DIR:-target}/release/insights
+# INSIGHTS_BIN=path runs another build (to compare two side by side) instead of building this one.
+if [ -z "${INSIGHTS_BIN:-}" ]; then
+  cargo build --release --locked --bin insights
+fi
+bin=${INSIGHTS_BIN:-${CARGO_TARGET_DIR:-target}/release/insights}
 input="$work/events-$events.ndjson"
 [ -f "$input" ] || "$bin" generate --events "$events" --days 30 --seed 42 --out "$input"
 

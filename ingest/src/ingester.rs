@@ -332,7 +332,7 @@ impl Ingester {
     fn buffer(&mut self, event: &DecodedEvent<'_>, lsn: u64) {
         debug_assert!(lsn > self.buffered_lsn, "events are buffered in LSN order");
         self.builder.append(event, lsn as i64);
-        self.buffered_lsn = lsn;
+        self.buffered_lsn = self.buffered_lsn.max(lsn);
         self.buffered_since.get_or_insert_with(Instant::now);
     }
 

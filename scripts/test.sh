@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace. Installs what the tests need first (idempotent):
-# moto's S3-compatible server, which the S3 tests start on a free loopback port, and
-# cargo-lambda, whose Lambda runtime API emulator (`cargo lambda watch`) the Lambda test starts.
+# moto's S3-compatible server, which the S3 tests start on a free loopback port;
+# cargo-lambda, whose Lambda runtime API emulator (`cargo lambda watch`) the Lambda test starts;
+# and the deltalake Python reader (with pyarrow), which reads the table as other tools do.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v moto_server >/dev/null 2>&1 || need+=('moto[server]>=5.1')
 command -v cargo-lambda >/dev/null 2>&1 || need+=('cargo-lambda>=1.8')
+python3 -c 'import deltalake, pyarrow' >/dev/null 2>&1 || need+=('deltalake>=1.1' 'pyarrow>=15')
 if [ ${#need[@]} -gt 0 ]; then
   python3 -m pip install --quiet --disable-pip-version-check "${need[@]}"
 fi

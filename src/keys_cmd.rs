@@ -7,7 +7,7 @@ use clap::Subcommand;
 use insights_query::StoreLocation;
 
 use crate::StoreArgs;
-use crate::serve::keys::{ALL_ORGS, KeyStore, Role};
+use crate::serve::keys::{ALL_ORGS, KeyKind, KeyStore, Role};
 
 /// Arguments of `insights keys`.
 #[derive(clap::Args)]
@@ -30,6 +30,11 @@ enum KeysCommand {
         role: Role,
         #[arg(long, default_value = "")]
         name: String,
+        /// Create a service account instead: prints `CLIENT_ID:CLIENT_SECRET`, which
+        /// `POST /oauth2/token` (HTTP Basic, `grant_type=client_credentials`) exchanges for
+        /// bearer tokens valid for an hour, as JumpCloud's service accounts are.
+        #[arg(long)]
+        service_account: bool,
     },
     /// List keys (never their secrets).
     List,
@@ -40,16 +45,30 @@ enum KeysCommand {
 pub async fn run(args: KeysArgs) -> anyhow::Result<ExitCode> {
     let keys = KeyStore::open(&StoreLocation::parse(&args.store.store)?)?;
     match args.command {
-        KeysCommand::Create { org, role, name } => {
-            let (record, key) = keys.create(&org, role, &name).await?;
+        KeysCommand::Create {
+            org,
+            role,
+            name,
+            service_account,
+        } => {
+            let kind = if service_account {
+                KeyKind::ServiceAccount
+            } else {
+                KeyKind::ApiKey
+            };
+            let (record, key) = keys.create(&org, role, &name, kind).await?;
             println!("{key}");
             let scope = if record.organization == ALL_ORGS {
                 "every organization".to_owned()
             } else {
                 format!("organization {}", record.organization)
             };
+            let what = match kind {
+                KeyKind::ApiKey => "key",
+                KeyKind::ServiceAccount => "service account (client id:client secret)",
+            };
             eprintln!(
-                "key {} ({:?}) for {scope}; it is not shown again",
+                "{what} {} ({:?}) for {scope}; it is not shown again",
                 record.id, record.role
             );
         }
@@ -59,8 +78,12 @@ pub async fn run(args: KeysArgs) -> anyhow::Result<ExitCode> {
                     .revoked
                     .as_deref()
                     .map_or("active".to_owned(), |at| format!("revoked {at}"));
+                let kind = match key.kind {
+                    KeyKind::ApiKey => "api-key",
+                    KeyKind::ServiceAccount => "service",
+                };
                 println!(
-                    "{:<16} {:<7} {:<26} {:<20} {}  {state}",
+                    "{:<16} {kind:<8} {:<7} {:<26} {:<20} {}  {state}",
                     key.id,
                     format!("{:?}", key.role).to_lowercase(),
                     key.organization,

@@ -146,6 +146,10 @@ fn reexec_with_allocator_settings(_settings: &[(&str, &str)]) {}
 const DEFAULT_LOG: &str =
     "warn,buoyant_kernel::snapshot=off,deltalake_core::kernel::transaction=error";
 
+/// The stack of the threads that run queries (tokio's default is 2 MiB); only the pages a
+/// thread touches take memory.
+const QUERY_STACK_BYTES: usize = 16 << 20;
+
 /// A write past the file-size limit (`ulimit -f`) is an error the write-ahead log handles (it
 /// cuts the partial record off and answers 503), not a signal that kills the process.
 #[cfg(unix)]
@@ -179,6 +183,9 @@ fn main() -> ExitCode {
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Planning and evaluating a query recurse through its expressions; the request limits
+        // keep them shallow, and this stack keeps a wide margin beyond them.
+        .thread_stack_size(QUERY_STACK_BYTES)
         .build()
     {
         Ok(runtime) => runtime,

@@ -94,9 +94,14 @@ fn services_and_quirks_decode_into_typed_columns_and_raw_round_trips() {
         }
         services_seen.insert(columns["service"].clone().unwrap());
     }
-    for service in insights_schemas::catalogue::SERVICES {
+    // The fixtures are written from the API spec; the services only JumpCloud's own client
+    // names (`workflows`) have no documented events to write them from.
+    let documented = insights_schemas::catalogue::SERVICE_CATALOGUE
+        .iter()
+        .filter(|s| s.source == insights_schemas::catalogue::ServiceSource::ApiSpec);
+    for service in documented.map(|s| s.name) {
         assert!(
-            services_seen.contains(*service),
+            services_seen.contains(service),
             "no fixture event of service {service}"
         );
     }

@@ -8,6 +8,7 @@ mod decode;
 mod dedup;
 mod durability;
 mod enrich;
+mod hostile;
 mod http;
 mod increment;
 mod maintenance;

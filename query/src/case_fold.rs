@@ -21,6 +21,41 @@ use datafusion::logical_expr::{
 use datafusion::prelude::{Expr, lit};
 use datafusion::scalar::ScalarValue;
 
+/// Lower-cased values to match text against: a list while it is short, a hash set beyond, so
+/// that matching a column against a thousand values costs one lookup per row, not a thousand
+/// comparisons.
+pub(crate) enum Lowered {
+    Few(Vec<String>),
+    Many(std::collections::HashSet<String>),
+}
+
+/// Values up to this many are compared one by one.
+const FEW_VALUES: usize = 16;
+
+impl Lowered {
+    pub(crate) fn new(values: Vec<String>) -> Self {
+        if values.len() <= FEW_VALUES {
+            Self::Few(values)
+        } else {
+            Self::Many(values.into_iter().collect())
+        }
+    }
+
+    /// `text` lower-cased equals one of the values.
+    pub(crate) fn matches(&self, text: &str) -> bool {
+        match self {
+            Self::Few(values) => matches(text, values),
+            Self::Many(set) => {
+                if text.is_ascii() && !text.bytes().any(|b| b.is_ascii_uppercase()) {
+                    set.contains(text)
+                } else {
+                    set.contains(&text.to_lowercase())
+                }
+            }
+        }
+    }
+}
+
 /// `text` lower-cased equals one of `lowered` (which must be lower-case already).
 pub(crate) fn matches(text: &str, lowered: &[String]) -> bool {
     if lowered.iter().any(|value| {
@@ -49,7 +84,7 @@ pub(crate) fn dictionary_keys(dictionary: &dyn AnyDictionaryArray) -> Vec<Option
         .collect()
 }
 
-fn evaluate(texts: &ArrayRef, lowered: &[String]) -> Result<BooleanArray> {
+fn evaluate(texts: &ArrayRef, lowered: &Lowered) -> Result<BooleanArray> {
     if let Some(dictionary) = texts.as_any_dictionary_opt() {
         if dictionary.values().is_empty() {
             // No values: every row is null.
@@ -69,17 +104,17 @@ fn evaluate(texts: &ArrayRef, lowered: &[String]) -> Result<BooleanArray> {
         DataType::Utf8 => texts
             .as_string::<i32>()
             .iter()
-            .map(|t| t.map(|t| matches(t, lowered)))
+            .map(|t| t.map(|t| lowered.matches(t)))
             .collect(),
         DataType::LargeUtf8 => texts
             .as_string::<i64>()
             .iter()
-            .map(|t| t.map(|t| matches(t, lowered)))
+            .map(|t| t.map(|t| lowered.matches(t)))
             .collect(),
         _ => texts
             .as_string_view()
             .iter()
-            .map(|t| t.map(|t| matches(t, lowered)))
+            .map(|t| t.map(|t| lowered.matches(t)))
             .collect(),
     };
     Ok(out)
@@ -125,6 +160,7 @@ impl ScalarUDFImpl for TextMatchesIgnoreCase {
                 ))),
             })
             .collect::<Result<Vec<_>>>()?;
+        let lowered = Lowered::new(lowered);
         match text {
             ColumnarValue::Array(array) => {
                 Ok(ColumnarValue::Array(Arc::new(evaluate(array, &lowered)?)))
@@ -180,6 +216,10 @@ pub(crate) fn pruning_hint(filter: &Expr) -> Option<Expr> {
             }
             Expr::ScalarFunction(call) if call.func.name() == UDF.name() => {
                 let (text, values) = call.args.split_first()?;
+                // Statistics checked against hundreds of ranges cost more than they save.
+                if values.len() > MAX_HINTED_VALUES {
+                    return None;
+                }
                 let mut ranges = Vec::new();
                 for value in values {
                     let Expr::Literal(ScalarValue::Utf8(Some(value)), _) = value else {
@@ -188,10 +228,11 @@ pub(crate) fn pruning_hint(filter: &Expr) -> Option<Expr> {
                     ranges.extend(prefix_ranges(&value.to_lowercase())?);
                 }
                 *rewrote = true;
-                ranges
+                let ranges = ranges
                     .into_iter()
                     .map(|(low, high)| text.clone().gt_eq(lit(low)).and(text.clone().lt(lit(high))))
-                    .reduce(Expr::or)
+                    .collect();
+                crate::filter::balanced(ranges, Expr::or)
             }
             other => {
                 let holds_match = other
@@ -207,6 +248,9 @@ pub(crate) fn pruning_hint(filter: &Expr) -> Option<Expr> {
     let hinted = hint(filter, &mut rewrote)?;
     rewrote.then_some(hinted)
 }
+
+/// A match against more values than this gives no pruning hint.
+const MAX_HINTED_VALUES: usize = 32;
 
 /// Ranges of prefixes longer than this many are not worth the statistics' time.
 const MAX_RANGES: usize = 8;
@@ -273,6 +317,21 @@ mod tests {
     }
 
     #[test]
+    fn many_values_match_as_few_do() {
+        let values: Vec<String> = (0..100)
+            .map(|i| format!("user{i}"))
+            .chain(["straße".into(), "éa".into()])
+            .collect();
+        let many = Lowered::new(values.clone());
+        assert!(matches!(many, Lowered::Many(_)));
+        for text in [
+            "user7", "USER99", "User100", "STRASSE", "straße", "Straße", "ÉA", "éa", "x", "",
+        ] {
+            assert_eq!(many.matches(text), matches(text, &values), "{text}");
+        }
+    }
+
+    #[test]
     fn matches_ascii_text_in_any_case() {
         let values = lowered(&["JSmith", "admin@example.com"]);
         assert!(matches("jsmith", &values));
@@ -303,7 +362,7 @@ mod tests {
                 .into_iter()
                 .collect::<arrow::array::DictionaryArray<arrow::datatypes::Int32Type>>(),
         );
-        let out = evaluate(&texts, &lowered(&["jsmith"])).unwrap();
+        let out = evaluate(&texts, &Lowered::new(lowered(&["jsmith"]))).unwrap();
         assert!(out.value(0));
         assert!(out.is_null(1));
         assert!(!out.value(2));
@@ -317,7 +376,7 @@ mod tests {
                 .into_iter()
                 .collect::<arrow::array::DictionaryArray<arrow::datatypes::Int32Type>>(),
         );
-        let out = evaluate(&texts, &lowered(&["a"])).unwrap();
+        let out = evaluate(&texts, &Lowered::new(lowered(&["a"]))).unwrap();
         assert_eq!(out.null_count(), 2);
     }
 
@@ -418,7 +477,7 @@ mod tests {
             None,
             Some("b"),
         ]));
-        let out = evaluate(&texts, &lowered(&["a"])).unwrap();
+        let out = evaluate(&texts, &Lowered::new(lowered(&["a"]))).unwrap();
         assert!(out.value(0));
         assert!(out.is_null(1));
         assert!(!out.value(2));

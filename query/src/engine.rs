@@ -16,6 +16,7 @@ use insights_schemas::column;
 
 use crate::dictionary_count::DictionaryCount;
 use crate::error::Result;
+use crate::limits::{YieldAfterJoins, guard_functions};
 use crate::scan::{EventsProvider, FileOrder};
 
 /// Limits of the engine's query execution.
@@ -149,6 +150,11 @@ impl QueryEngine {
         Ok(Loaded { table, provider })
     }
 
+    /// The memory that every query of the engine shares.
+    pub(crate) fn memory_pool(&self) -> Arc<dyn datafusion::execution::memory_pool::MemoryPool> {
+        self.runtime.memory_pool.clone()
+    }
+
     /// The store this engine reads.
     pub fn store(&self) -> &StoreLocation {
         &self.store
@@ -230,9 +236,11 @@ impl QueryEngine {
             .with_runtime_env(self.runtime.clone())
             .with_default_features()
             .with_physical_optimizer_rule(Arc::new(DictionaryCount::default()))
+            .with_physical_optimizer_rule(Arc::new(YieldAfterJoins))
             .build();
         let mut ctx = SessionContext::new_with_state(state);
         datafusion_functions_json::register_all(&mut ctx)?;
+        guard_functions(&ctx, &self.runtime.memory_pool);
         Ok(ctx)
     }
 

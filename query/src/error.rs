@@ -48,4 +48,16 @@ impl Error {
     pub fn is_bad_request(&self) -> bool {
         matches!(self, Error::Request(_) | Error::Sql(_) | Error::Invalid(_))
     }
+
+    /// Whether the query needed more memory than the engine's pool has (HTTP 503): what it
+    /// asked for is in the message.
+    pub fn is_out_of_memory(&self) -> bool {
+        match self {
+            Error::DataFusion(e) => matches!(
+                e.find_root(),
+                datafusion::error::DataFusionError::ResourcesExhausted(_)
+            ),
+            _ => false,
+        }
+    }
 }

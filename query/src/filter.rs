@@ -38,10 +38,7 @@ pub fn filter(query: &EventQuery) -> Result<Expr, RequestError> {
     if let Some(q) = &query.q {
         conjuncts.extend(full_text(q));
     }
-    Ok(conjuncts
-        .into_iter()
-        .reduce(Expr::and)
-        .unwrap_or_else(|| lit(true)))
+    Ok(balanced(conjuncts, Expr::and).unwrap_or_else(|| lit(true)))
 }
 
 /// The `date` partitions from the day of `first_us` to the day of `last_us`, both included.
@@ -63,6 +60,25 @@ pub fn within(start_us: i64, end_us: i64) -> Expr {
         .and(col(column::TIMESTAMP).lt(timestamp_lit(end_us)))
 }
 
+/// `exprs` joined by `join` into a balanced tree, so that a list of a thousand conditions is
+/// ten levels deep rather than a thousand: planning, optimizing and evaluating an expression
+/// recurse through its depth. `None` for an empty list.
+pub(crate) fn balanced(exprs: Vec<Expr>, join: fn(Expr, Expr) -> Expr) -> Option<Expr> {
+    let mut level = exprs;
+    while level.len() > 1 {
+        let mut next = Vec::with_capacity(level.len().div_ceil(2));
+        let mut items = level.into_iter();
+        while let Some(left) = items.next() {
+            next.push(match items.next() {
+                Some(right) => join(left, right),
+                None => left,
+            });
+        }
+        level = next;
+    }
+    level.pop()
+}
+
 fn date_lit(micros: i64) -> Expr {
     let day = micros.div_euclid(MICROS_PER_DAY);
     lit(ScalarValue::Date32(Some(
@@ -71,31 +87,25 @@ fn date_lit(micros: i64) -> Expr {
 }
 
 fn search_term(term: &SearchTerm) -> Result<Expr, RequestError> {
+    let all = |children: &[SearchTerm]| {
+        children
+            .iter()
+            .map(search_term)
+            .collect::<Result<Vec<_>, _>>()
+    };
     Ok(match term {
-        SearchTerm::And(children) => children
-            .iter()
-            .map(search_term)
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .reduce(Expr::and)
-            .unwrap_or_else(|| lit(true)),
-        SearchTerm::Or(children) => children
-            .iter()
-            .map(search_term)
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .reduce(Expr::or)
-            .unwrap_or_else(|| lit(false)),
+        SearchTerm::And(children) => {
+            balanced(all(children)?, Expr::and).unwrap_or_else(|| lit(true))
+        }
+        SearchTerm::Or(children) => {
+            balanced(all(children)?, Expr::or).unwrap_or_else(|| lit(false))
+        }
         // "None of": a child that is unknown for an event (a missing field) does not match it,
         // so the event is kept.
-        SearchTerm::Not(children) => children
-            .iter()
-            .map(|child| search_term(child).map(|e| e.is_true()))
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .reduce(Expr::or)
-            .map(|any| !any)
-            .unwrap_or_else(|| lit(true)),
+        SearchTerm::Not(children) => {
+            let known = all(children)?.into_iter().map(Expr::is_true).collect();
+            balanced(known, Expr::or).map_or_else(|| lit(true), |any| !any)
+        }
         SearchTerm::Field { path, values } => resolve(path).matches(path, values)?,
     })
 }

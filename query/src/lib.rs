@@ -37,6 +37,7 @@ mod events;
 pub mod export;
 pub mod fields;
 mod filter;
+mod limits;
 mod scan;
 mod sql;
 mod views;

@@ -1,30 +1,64 @@
-//! The services the DI API documents.
+//! The services the DI API documents, and where each name comes from.
 //!
 //! Events of other services and of unknown event types are stored all the same (DI adds new ones
 //! over time); the catalogue is what request validation offers as valid choices.
 
-/// Every service of the DI API's `service` enum, except the `all` wildcard.
-pub const SERVICES: &[&str] = &[
-    "access_management",
-    "alerts",
-    "asset_management",
-    "directory",
-    "ldap",
-    "mdm",
-    "notifications",
-    "object_storage",
-    "password_manager",
-    "radius",
-    "reports",
-    "saas_app_management",
-    "software",
-    "sso",
-    "systems",
+/// Where a service name is documented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceSource {
+    /// The `service` enum of JumpCloud's published Swagger description of the DI API
+    /// (`JumpCloud.SDK.DirectoryInsights.json`).
+    ApiSpec,
+    /// The services JumpCloud's own DI serverless application (3.2.0,
+    /// `get-jcdirectoryinsights.py`, `availableServices`) asks for, beyond the spec's.
+    ServerlessApp,
+}
+
+/// A service of the DI API and where its name comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Service {
+    pub name: &'static str,
+    pub source: ServiceSource,
+}
+
+const fn spec(name: &'static str) -> Service {
+    Service {
+        name,
+        source: ServiceSource::ApiSpec,
+    }
+}
+
+/// Every service a request may name, except the `all` wildcard.
+pub const SERVICE_CATALOGUE: &[Service] = &[
+    spec("access_management"),
+    spec("alerts"),
+    spec("asset_management"),
+    spec("directory"),
+    spec("ldap"),
+    spec("mdm"),
+    spec("notifications"),
+    spec("object_storage"),
+    spec("password_manager"),
+    spec("radius"),
+    spec("reports"),
+    spec("saas_app_management"),
+    spec("software"),
+    spec("sso"),
+    spec("systems"),
+    Service {
+        name: "workflows",
+        source: ServiceSource::ServerlessApp,
+    },
 ];
+
+/// The names of [`SERVICE_CATALOGUE`], in its order.
+pub fn service_names() -> impl Iterator<Item = &'static str> {
+    SERVICE_CATALOGUE.iter().map(|service| service.name)
+}
 
 /// Whether `service` is one the DI API documents.
 pub fn is_known_service(service: &str) -> bool {
-    SERVICES.contains(&service)
+    service_names().any(|name| name == service)
 }
 
 /// Top-level fields that the DI guide documents for some service, plus the fields every event

@@ -10,9 +10,17 @@ use std::marker::PhantomData;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 
 use crate::error::{RejectReason, Result};
 use crate::timestamp::parse_timestamp_us;
+
+/// The earliest timestamp stored: 1970-01-01T00:00:00Z. Directory events are recent; an
+/// earlier one is a producer's mistake (a zero date), and dates before the epoch or before year
+/// 1 break other readers of the table (Python's `datetime` stops at year 1).
+pub const MIN_TIMESTAMP_US: i64 = 0;
+/// The first timestamp not stored: 2200-01-01T00:00:00Z.
+pub const MAX_TIMESTAMP_US: i64 = 7_258_118_400_000_000;
 
 /// A validated event: the verbatim JSON text and the typed columns derived from it.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,6 +82,9 @@ pub fn decode_event<'a>(bytes: &'a [u8], bound_org: Option<&'a str>) -> Result<D
     let timestamp = required(wire.timestamp, "timestamp")?;
     let timestamp_us = parse_timestamp_us(&timestamp)
         .ok_or_else(|| RejectReason::BadTimestamp(timestamp.to_string()))?;
+    if !(MIN_TIMESTAMP_US..MAX_TIMESTAMP_US).contains(&timestamp_us) {
+        return Err(RejectReason::TimestampOutOfRange(timestamp.to_string()));
+    }
     let service = required(wire.service, "service")?;
     let event_type = required(wire.event_type, "event_type")?;
     let organization = match (
@@ -264,47 +275,24 @@ impl<'a> LenientStr<'a> {
 
 impl<'de: 'a, 'a> Deserialize<'de> for LenientStr<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = LenientStr<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
+        // The value's text, unparsed: a number is never converted (so `1e400` is not an
+        // error), and a string without escapes is borrowed as it is.
+        let raw = <&'de RawValue>::deserialize(deserializer)?.get();
+        Ok(match raw.as_bytes().first() {
+            Some(b'"') => {
+                let inner = &raw[1..raw.len() - 1];
+                if memchr::memchr(b'\\', inner.as_bytes()).is_none() {
+                    LenientStr::Str(Cow::Borrowed(inner))
+                } else {
+                    match serde_json::from_str::<String>(raw) {
+                        Ok(text) => LenientStr::Str(Cow::Owned(text)),
+                        Err(e) => return Err(de::Error::custom(e)),
+                    }
+                }
             }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(LenientStr::Str(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(LenientStr::Str(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-                Ok(LenientStr::Str(Cow::Owned(v)))
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(LenientStr::Absent)
-            }
-            fn visit_none<E>(self) -> Result<Self::Value, E> {
-                Ok(LenientStr::Absent)
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(LenientStr::Other)
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(LenientStr::Other)
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(LenientStr::Other)
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(LenientStr::Other)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-                IgnoredAny.visit_seq(seq).map(|_| LenientStr::Other)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                IgnoredAny.visit_map(map).map(|_| LenientStr::Other)
-            }
-        }
-        deserializer.deserialize_any(V(PhantomData))
+            Some(b'n') => LenientStr::Absent,
+            _ => LenientStr::Other,
+        })
     }
 }
 
@@ -315,45 +303,13 @@ struct LenientBool(Option<bool>);
 
 impl<'de> Deserialize<'de> for LenientBool {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = LenientBool;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
-                Ok(LenientBool(Some(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(LenientBool(match v {
-                    "true" | "TRUE" | "True" => Some(true),
-                    "false" | "FALSE" | "False" => Some(false),
-                    _ => None,
-                }))
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(LenientBool(None))
-            }
-            fn visit_none<E>(self) -> Result<Self::Value, E> {
-                Ok(LenientBool(None))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(LenientBool(None))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(LenientBool(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(LenientBool(None))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-                IgnoredAny.visit_seq(seq).map(|_| LenientBool(None))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                IgnoredAny.visit_map(map).map(|_| LenientBool(None))
-            }
-        }
-        deserializer.deserialize_any(V)
+        // The value's text, unparsed, so that a number of any size is simply not a boolean.
+        let raw = <&'de RawValue>::deserialize(deserializer)?.get();
+        Ok(LenientBool(match raw {
+            "true" | "\"true\"" | "\"TRUE\"" | "\"True\"" => Some(true),
+            "false" | "\"false\"" | "\"FALSE\"" | "\"False\"" => Some(false),
+            _ => None,
+        }))
     }
 }
 

@@ -23,6 +23,8 @@ pub enum RejectReason {
     },
     /// The timestamp is not RFC 3339.
     BadTimestamp(String),
+    /// The timestamp is before 1970 or from 2200 on.
+    TimestampOutOfRange(String),
     /// The line is longer than the configured limit.
     TooLong { len: usize, limit: usize },
     /// The event names another organization than the one the caller is bound to.
@@ -43,6 +45,11 @@ impl fmt::Display for RejectReason {
                 f,
                 "field `timestamp` is not an RFC 3339 date-time: {value:?} \
                  (expected e.g. \"2023-01-14T08:16:06.495Z\")"
+            ),
+            Self::TimestampOutOfRange(value) => write!(
+                f,
+                "field `timestamp` {value:?} is out of range: events must fall between \
+                 1970-01-01T00:00:00Z and 2200-01-01T00:00:00Z (exclusive)"
             ),
             Self::TooLong { len, limit } => {
                 write!(

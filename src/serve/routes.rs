@@ -44,13 +44,38 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/enrich/user/{who}", get(enrich_user))
         .route("/api/v1/enrich/host/{which}", get(enrich_host))
         .route("/api/v1/openapi.json", get(openapi))
+        .route("/oauth2/token", post(oauth_token))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Bodies are read with the service's own limit, which answers 413 in JSON.
         .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::map_response(with_request_id))
         .with_state(app)
+}
+
+/// Every answer carries an `X-Request-Id`, errors included, for a client to quote.
+async fn with_request_id(mut response: Response) -> Response {
+    if !response.headers().contains_key("x-request-id") {
+        response
+            .headers_mut()
+            .insert("x-request-id", header_value(&request_id()));
+    }
+    response
+}
+
+async fn oauth_token(State(app): Shared, headers: HeaderMap, body: Body) -> Response {
+    // Token requests are short forms: read at most a little more than one.
+    match axum::body::to_bytes(body, 16 << 10).await {
+        Ok(bytes) => super::oauth::token(&app, &headers, bytes).await,
+        Err(_) => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "a token request is a short form",
+        )
+        .into_response(),
+    }
 }
 
 async fn not_found() -> ApiError {
@@ -106,12 +131,26 @@ async fn metrics(State(app): Shared) -> Response {
 const DRAIN_BYTES: usize = 64 << 20;
 
 /// Reads a body up to the service's limit.
+/// The largest body of a query request (a DI request, SQL, a view): far more than any real
+/// request, far less than what parsing it into a tree would cost in memory.
+const MAX_QUERY_BODY_BYTES: usize = 1 << 20;
+
+/// Reads a query request's body, up to [`MAX_QUERY_BODY_BYTES`].
 async fn read_body(app: &App, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+    read_body_within(headers, body, MAX_QUERY_BODY_BYTES.min(app.max_body_bytes)).await
+}
+
+/// Reads a body up to `limit` bytes, answering 413 beyond.
+async fn read_body_within(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
-            format!("the body is larger than {} bytes", app.max_body_bytes),
+            format!("the body is larger than {limit} bytes"),
         )
     };
     let declared = headers
@@ -119,7 +158,7 @@ async fn read_body(app: &App, headers: &HeaderMap, body: Body) -> Result<Bytes, 
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     let mut stream = body.into_data_stream();
-    let mut over = declared.is_some_and(|n| n > app.max_body_bytes);
+    let mut over = declared.is_some_and(|n| n > limit);
     // Room for the declared length at once: growing by doubling copies the body repeatedly.
     let mut collected = bytes::BytesMut::with_capacity(match declared {
         Some(n) if !over => n,
@@ -137,7 +176,7 @@ async fn read_body(app: &App, headers: &HeaderMap, body: Body) -> Result<Bytes, 
             Err(e) => return Err(ApiError::bad_request(format!("reading the body: {e:#}"))),
         };
         seen = seen.saturating_add(frame.len());
-        if !over && collected.len() + frame.len() > app.max_body_bytes {
+        if !over && collected.len() + frame.len() > limit {
             over = true;
             collected = bytes::BytesMut::new();
         }
@@ -155,22 +194,54 @@ async fn read_body(app: &App, headers: &HeaderMap, body: Body) -> Result<Bytes, 
     Ok(collected.freeze())
 }
 
-/// Runs a query under the concurrency limit and the request timeout, refreshing the table
-/// first so that every commit made so far is visible.
+/// The permits a running query holds: one of the service's, one of its key's.
+pub(super) struct QueryPermits {
+    _service: tokio::sync::OwnedSemaphorePermit,
+    _key: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// Takes a query slot of the service and one of the caller's key, or answers 503: one reader
+/// cannot take every slot, so others (and `/healthz`) keep being answered.
+fn query_permits(app: &App, caller: &Caller) -> Result<QueryPermits, ApiError> {
+    let service = app.queries.clone().try_acquire_owned().map_err(|_| {
+        ApiError::busy(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many queries at once; retry shortly",
+            1,
+        )
+    })?;
+    let key = app
+        .key_queries(&caller.key_id)
+        .try_acquire_owned()
+        .map_err(|_| {
+            ApiError::busy(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "this key runs {} queries already, as many as one key may at once; retry \
+                 when one has finished",
+                    app.max_queries_per_key
+                ),
+                1,
+            )
+        })?;
+    Ok(QueryPermits {
+        _service: service,
+        _key: key,
+    })
+}
+
+/// Runs a query under the concurrency limits and the request timeout, refreshing the table
+/// first so that every commit made so far is visible. When the timeout passes or the client
+/// goes away, the query's future is dropped, and with it every task of its plan.
 async fn limited<T>(
     app: &App,
+    caller: &Caller,
     route: &str,
     work: impl std::future::Future<Output = Result<T, ApiError>>,
 ) -> Result<T, ApiError> {
     let started = Instant::now();
     let result = async {
-        let _permit = app.queries.clone().try_acquire_owned().map_err(|_| {
-            ApiError::busy(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "too many queries at once; retry shortly",
-                1,
-            )
-        })?;
+        let _permits = query_permits(app, caller)?;
         tokio::time::timeout(app.request_timeout, async {
             app.engine.refresh().await?;
             work.await
@@ -251,7 +322,7 @@ async fn di_events(
     let caller = authorize(&app, &headers, Role::Read).await?;
     let bytes = read_body(&app, &headers, body).await?;
     let query = parse_event_query(&bytes)?;
-    let page = limited(&app, "events", async {
+    let page = limited(&app, &caller, "events", async {
         Ok(app
             .engine
             .events_page(&caller.scope(), &query, Format::Json)
@@ -279,7 +350,10 @@ where
     let caller = authorize(app, headers, Role::Read).await?;
     let bytes = read_body(app, headers, body).await?;
     let query = parse(&bytes)?;
-    let answer = limited(app, route, async { Ok(run(caller.scope(), query).await?) }).await?;
+    let answer = limited(app, &caller, route, async {
+        Ok(run(caller.scope(), query).await?)
+    })
+    .await?;
     Ok(json_response(&answer))
 }
 
@@ -375,7 +449,7 @@ async fn ingest(State(app): Shared, headers: HeaderMap, body: Body) -> Result<Re
         let caller = authorize(&app, &headers, Role::Ingest).await?;
         let organization = caller.organization()?.to_owned();
         ingest_content_type(&headers)?;
-        let body = read_body(&app, &headers, body).await?;
+        let body = read_body_within(&headers, body, app.max_body_bytes).await?;
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job = IngestJob {
             body,
@@ -420,27 +494,8 @@ async fn sql(State(app): Shared, headers: HeaderMap, body: Body) -> Result<Respo
             ApiError::bad_request("the body must be {\"query\": \"SELECT ...\"} or SQL text")
         })?,
     };
-    let rows = limited(&app, "sql", async {
-        let mut stream = app.engine.sql(&caller.scope(), &text).await?;
-        let mut buffer = Vec::new();
-        let mut writer = arrow::json::ArrayWriter::new(&mut buffer);
-        while let Some(batch) = stream
-            .try_next()
-            .await
-            .map_err(insights_query::Error::from)?
-        {
-            writer
-                .write(&batch)
-                .map_err(|e| ApiError::internal(format!("encoding rows: {e}")))?;
-        }
-        writer
-            .finish()
-            .map_err(|e| ApiError::internal(format!("encoding rows: {e}")))?;
-        drop(writer);
-        if buffer.is_empty() {
-            buffer.extend_from_slice(b"[]");
-        }
-        Ok(buffer)
+    let rows = limited(&app, &caller, "sql", async {
+        Ok(app.engine.sql_json(&caller.scope(), &text).await?)
     })
     .await?;
     let mut response = Response::new(Body::from(rows));
@@ -514,7 +569,7 @@ async fn views_run(
         .get(caller.organization()?, &name)
         .await?
         .query()?;
-    let page = limited(&app, "views", async {
+    let page = limited(&app, &caller, "views", async {
         Ok(app
             .engine
             .events_page(&caller.scope(), &query, Format::Json)
@@ -577,13 +632,7 @@ async fn stream_export(
     let format = Format::parse(params.format.as_deref().unwrap_or("ndjson"))?;
     let gzip = params.gzip.unwrap_or(false);
     let started = Instant::now();
-    let permit = app.queries.clone().try_acquire_owned().map_err(|_| {
-        ApiError::busy(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too many queries at once; retry shortly",
-            1,
-        )
-    })?;
+    let permit = query_permits(app, caller)?;
     app.engine.refresh().await.map_err(ApiError::from)?;
     let running = export::export(app.engine.clone(), caller.scope(), query, format, gzip).await;
     app.metrics
@@ -626,7 +675,7 @@ async fn enrich_user(
     let caller = authorize(&app, &headers, Role::Read).await?;
     let organization = caller.organization()?.to_owned();
     let window = enrich_window(&params)?;
-    let report = limited(&app, "enrich", async {
+    let report = limited(&app, &caller, "enrich", async {
         Ok(app.engine.enrich_user(&organization, &who, window).await?)
     })
     .await?;
@@ -642,7 +691,7 @@ async fn enrich_host(
     let caller = authorize(&app, &headers, Role::Read).await?;
     let organization = caller.organization()?.to_owned();
     let window = enrich_window(&params)?;
-    let report = limited(&app, "enrich", async {
+    let report = limited(&app, &caller, "enrich", async {
         Ok(app
             .engine
             .enrich_host(&organization, &which, window)

@@ -124,3 +124,59 @@ fn escaped_strings_decode() {
     assert_eq!(event.username.as_deref(), Some("j\"smith\u{e9}"));
     assert_eq!(event.raw, line);
 }
+
+#[test]
+fn rejects_timestamps_outside_1970_to_2200_with_their_own_reason() {
+    for (stamp, stored) in [
+        ("0000-01-01T00:00:00Z", false),
+        ("1969-12-31T23:59:59.999999Z", false),
+        ("1970-01-01T00:00:00Z", true),
+        ("2199-12-31T23:59:59.999999Z", true),
+        ("2200-01-01T00:00:00Z", false),
+        ("9999-12-31T23:59:59Z", false),
+    ] {
+        let line = GOOD.replace("2023-01-14T08:16:06.495Z", stamp);
+        match decode_event(line.as_bytes(), None) {
+            Ok(_) => assert!(stored, "{stamp} must be rejected"),
+            Err(reason) => {
+                assert!(!stored, "{stamp}: {reason}");
+                assert_eq!(reason, RejectReason::TimestampOutOfRange(stamp.into()));
+                assert!(reason.to_string().contains("out of range"), "{reason}");
+            }
+        }
+    }
+}
+
+#[test]
+fn numbers_out_of_range_in_optional_fields_are_nulls_not_rejections() {
+    let line = GOOD
+        .replace(r#""success":true"#, r#""success":1e400"#)
+        .replace(r#""client_ip":"81.2.69.144""#, r#""client_ip":-1e999"#)
+        .replace(r#""mfa":true"#, r#""mfa":123456789012345678901234567890"#);
+    let event = decode_event(line.as_bytes(), None).unwrap();
+    assert_eq!(event.raw, line, "kept verbatim");
+    assert_eq!((event.success, event.mfa), (None, None));
+    assert_eq!(event.client_ip, None);
+    // In an unknown field, too.
+    let line = GOOD.replace(r#""mfa":true"#, r#""mfa":true,"score":1e400,"n":[1e-400]"#);
+    assert!(decode_event(line.as_bytes(), None).is_ok());
+    // A required field that is such a number has the wrong type.
+    let line = GOOD.replace(r#""id":"a1""#, r#""id":1e400"#);
+    assert_eq!(
+        reject(&line),
+        RejectReason::WrongType {
+            field: "id",
+            expected: "a string"
+        }
+    );
+}
+
+#[test]
+fn strings_with_escapes_are_unescaped_and_booleans_may_be_strings() {
+    let line = GOOD
+        .replace(r#""jsmith""#, r#""j\u0073mith\"\\""#)
+        .replace(r#""success":true"#, r#""success":"false""#);
+    let event = decode_event(line.as_bytes(), None).unwrap();
+    assert_eq!(event.username.as_deref(), Some("jsmith\"\\"));
+    assert_eq!(event.success, Some(false));
+}

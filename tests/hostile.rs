@@ -362,6 +362,9 @@ fn query_memory_holds_for_functions_joins_and_answers() {
         alive(&server, query);
     }
     let peak = peak_rss_mib(pid);
+    eprintln!(
+        "query memory 64 MiB: peak RSS {baseline} MiB before the hostile queries, {peak} MiB after"
+    );
     // The configured 64 MiB, plus what encoding a batch of answer rows and decoding the
     // files' pages take beside the pool.
     assert!(

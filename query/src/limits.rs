@@ -17,6 +17,7 @@ use arrow::datatypes::{DataType, FieldRef};
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
 use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::FunctionRegistry;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryPool};
 use datafusion::logical_expr::{
     ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
@@ -256,7 +257,7 @@ impl ScalarUDFImpl for Guarded {
 /// Registers the guarded versions of [`GUARDED`] in a session, over the functions it has.
 pub(crate) fn guard_functions(ctx: &SessionContext, pool: &Arc<dyn MemoryPool>) {
     for (name, estimate) in GUARDED {
-        let Some(inner) = ctx.state().scalar_functions().get(*name).cloned() else {
+        let Ok(inner) = ctx.udf(name) else {
             continue;
         };
         ctx.register_udf(ScalarUDF::new_from_impl(Guarded {

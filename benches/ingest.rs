@@ -9,13 +9,13 @@ use insights_ingest::framing::{Chunk, RecordReader};
 use insights_ingest::{IngestConfig, Ingester, StoreLocation};
 
 fn events(count: u64) -> Vec<u8> {
-    let options = insights::generate::GenerateOptions {
+    let options = insights_generate::GenerateOptions {
         events: count,
         days: 30,
         ..Default::default()
     };
     let mut out = Vec::new();
-    insights::generate::generate(&options, &mut out).expect("generating into memory");
+    insights_generate::generate(&options, &mut out).expect("generating into memory");
     out
 }
 

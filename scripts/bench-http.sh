@@ -32,7 +32,7 @@ store="$work/http-store"
 batches=$(((seconds + 5) * 180))
 rm -rf "$store" "$work/batches"
 mkdir -p "$work/batches"
-"$bin" generate --events $((batches * 1000)) --days 2 --seed 7 --out "$work/batches/all.ndjson"
+"$bin" generate --events $((batches * 1000)) --days 2 --seed 7 --start 2026-10-01 --out "$work/batches/all.ndjson"
 split -l 1000 -d -a 5 "$work/batches/all.ndjson" "$work/batches/b"
 org=$(head -1 "$work/batches/all.ndjson" | sed 's/.*"organization":"\([^"]*\)".*/\1/')
 day=$(head -1 "$work/batches/all.ndjson" | sed 's/.*"timestamp":"\([0-9-]*\)T.*/\1/')

@@ -17,7 +17,7 @@ if [ -z "${INSIGHTS_BIN:-}" ]; then
 fi
 bin=${INSIGHTS_BIN:-${CARGO_TARGET_DIR:-target}/release/insights}
 input="$work/events-$events.ndjson"
-[ -f "$input" ] || "$bin" generate --events "$events" --days 30 --seed 42 --out "$input"
+[ -f "$input" ] || "$bin" generate --events "$events" --days 30 --seed 42 --start 2026-10-01 --out "$input"
 
 moto=
 trap '[ -n "$moto" ] && kill $moto 2>/dev/null || true' EXIT

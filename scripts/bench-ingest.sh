@@ -13,7 +13,7 @@ if [ -z "${INSIGHTS_BIN:-}" ]; then
 fi
 bin=${INSIGHTS_BIN:-${CARGO_TARGET_DIR:-target}/release/insights}
 input="$work/events-$events.ndjson"
-[ -f "$input" ] || "$bin" generate --events "$events" --days 30 --seed 42 --out "$input"
+[ -f "$input" ] || "$bin" generate --events "$events" --days 30 --seed 42 --start 2026-10-01 --out "$input"
 bytes=$(stat -c %s "$input")
 rm -rf "$work/store"
 /usr/bin/time -f '%e %M' -o "$work/time.txt" "$bin" ingest --store "$work/store" "$input" >"$work/summary.txt"

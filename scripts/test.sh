@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace. Installs what the tests need first (idempotent):
+# Checks the house rules and runs every test of the workspace: `cargo fmt --check`, clippy with
+# every warning an error (the lints of [workspace.lints] included), then `cargo test`.
+# Installs what the tests need first (idempotent):
 # moto's S3-compatible server, which the S3 tests start on a free loopback port;
 # cargo-lambda, whose Lambda runtime API emulator (`cargo lambda watch`) the Lambda test starts;
 # and the deltalake Python reader (with pyarrow), which reads the table as other tools do.
@@ -22,4 +24,6 @@ for tool in moto_server cargo-lambda; do
   }
 done
 
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked "$@"

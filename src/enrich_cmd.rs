@@ -8,7 +8,6 @@ use clap::Subcommand;
 use serde_json::Value;
 
 use insights_query::enrich::Window;
-use insights_schemas::parse_timestamp_us;
 
 use crate::StoreArgs;
 use crate::query_cmds::engine;
@@ -42,26 +41,13 @@ enum Subject {
     Host { which: String },
 }
 
-/// The window of a request: `days` before `at` (default now).
-pub fn window(days: u32, at: Option<&str>) -> anyhow::Result<Window> {
-    let at_us = match at {
-        Some(text) => parse_timestamp_us(text)
-            .with_context(|| format!("--at {text:?} is not an RFC 3339 date-time"))?,
-        None => chrono::Utc::now().timestamp_micros(),
-    };
-    anyhow::ensure!(
-        (1..=3660).contains(&days),
-        "--days must be between 1 and 3660"
-    );
-    Ok(Window { at_us, days })
-}
-
 pub async fn run(args: EnrichArgs) -> anyhow::Result<ExitCode> {
     let org = args
         .org
         .clone()
         .context("--org is required: users and hosts belong to an organization")?;
-    let window = window(args.days, args.at.as_deref())?;
+    let window =
+        Window::ending(args.days, args.at.as_deref()).map_err(|e| anyhow::anyhow!("--{e}"))?;
     let engine = engine(&args.store).await?;
     let report = match &args.subject {
         Subject::User { who } => {

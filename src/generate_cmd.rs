@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use insights::generate::{GenerateOptions, generate};
+use insights_generate::{GenerateOptions, generate};
 
 /// Arguments of `insights generate`.
 #[derive(clap::Args)]
@@ -14,18 +14,19 @@ pub struct GenerateArgs {
     /// How many events.
     #[arg(long, value_name = "N")]
     events: u64,
-    /// Days the events span, from --start.
+    /// Days the events span, from --start (by default the D whole days before today, UTC).
     #[arg(long, value_name = "D", default_value_t = 30)]
     days: u32,
     /// Number of organizations (the first is the busiest).
     #[arg(long, value_name = "K", default_value_t = 1)]
     orgs: u32,
-    /// Seed: the same options give the same bytes.
+    /// Seed: the same options (with --start) give the same bytes.
     #[arg(long, value_name = "S", default_value_t = 42)]
     seed: u64,
-    /// First day (UTC), YYYY-MM-DD.
-    #[arg(long, value_name = "DATE", default_value = "2026-10-01")]
-    start: chrono::NaiveDate,
+    /// First day (UTC), YYYY-MM-DD [default: D days before today, so that the events end
+    /// where today begins and `insights count --last 7d` finds a week of them].
+    #[arg(long, value_name = "DATE")]
+    start: Option<chrono::NaiveDate>,
     /// Write to this file instead of stdout.
     #[arg(long, short, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -40,7 +41,15 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
         days: args.days,
         orgs: args.orgs,
         seed: args.seed,
-        start: args.start,
+        start: match args.start {
+            Some(start) => start,
+            None => {
+                let today = chrono::Utc::now().date_naive();
+                today
+                    .checked_sub_days(chrono::Days::new(u64::from(args.days)))
+                    .context("--days reaches back before the calendar starts")?
+            }
+        },
     };
     match &args.out {
         Some(path) => {

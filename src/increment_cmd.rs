@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use insights_exporter::{
     DEFAULT_GZIP_LEVEL, DEFAULT_OBJECT_BYTES, IncrementConfig, ObjectStoreDestination,
-    StoreLocation, parse_duration, run_backfill, run_increment,
+    parse_duration, run_backfill, run_increment,
 };
+use insights_ingest::StoreLocation;
 use insights_schemas::parse_timestamp_us;
 
 use crate::StoreArgs;

@@ -93,7 +93,8 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
         };
         inputs.push((name.clone(), input));
     }
-    let mut config = IngestConfig::new(location.clone(), &args.store.state_dir);
+    let state_dir = args.store.state_dir(&location)?;
+    let mut config = IngestConfig::new(location.clone(), &state_dir);
     if let Some(rows) = args.flush_rows {
         config.flush_rows = rows.max(1);
     }

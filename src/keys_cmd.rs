@@ -4,10 +4,10 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use insights_query::StoreLocation;
+use insights_ingest::StoreLocation;
 
 use crate::StoreArgs;
-use crate::serve::keys::{ALL_ORGS, KeyKind, KeyStore, Role};
+use insights_server::keys::{ALL_ORGS, KeyKind, KeyStore, Role};
 
 /// Arguments of `insights keys`.
 #[derive(clap::Args)]
@@ -16,6 +16,27 @@ pub struct KeysArgs {
     store: StoreArgs,
     #[command(subcommand)]
     command: KeysCommand,
+}
+
+/// What a key may do.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum RoleArg {
+    /// Only `POST /api/v1/ingest`.
+    Ingest,
+    /// Only queries, exports, views and enrichment.
+    Read,
+    /// Everything.
+    Admin,
+}
+
+impl From<RoleArg> for Role {
+    fn from(role: RoleArg) -> Self {
+        match role {
+            RoleArg::Ingest => Role::Ingest,
+            RoleArg::Read => Role::Read,
+            RoleArg::Admin => Role::Admin,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -27,7 +48,7 @@ enum KeysCommand {
         #[arg(long)]
         org: String,
         #[arg(long, value_enum)]
-        role: Role,
+        role: RoleArg,
         #[arg(long, default_value = "")]
         name: String,
         /// Create a service account instead: prints `CLIENT_ID:CLIENT_SECRET`, which
@@ -56,7 +77,7 @@ pub async fn run(args: KeysArgs) -> anyhow::Result<ExitCode> {
             } else {
                 KeyKind::ApiKey
             };
-            let (record, key) = keys.create(&org, role, &name, kind).await?;
+            let (record, key) = keys.create(&org, role.into(), &name, kind).await?;
             println!("{key}");
             let scope = if record.organization == ALL_ORGS {
                 "every organization".to_owned()

@@ -4,14 +4,13 @@
 //! `insights-ingest` (durable ingest, the table), `insights-query` (queries, views, exports)
 //! and the commands below.
 
-mod bench_cmd;
 mod enrich_cmd;
 mod generate_cmd;
 mod increment_cmd;
 mod ingest_cmd;
 mod keys_cmd;
 mod query_cmds;
-mod serve;
+mod serve_cmd;
 mod sql_output;
 mod table_cmds;
 mod views_cmd;
@@ -36,10 +35,40 @@ pub struct StoreArgs {
     /// environment variables, e.g. AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID).
     #[arg(long, env = "INSIGHTS_STORE", default_value = insights_ingest::DEFAULT_STORE)]
     store: String,
-    /// Local directory for the write-ahead log and quarantine of a remote (s3://) store; a
-    /// local store keeps them inside itself.
-    #[arg(long, env = "INSIGHTS_STATE_DIR", default_value = "./insights-state")]
-    state_dir: PathBuf,
+    /// Local directory for the write-ahead log and quarantine of a remote (s3://) store
+    /// [default: $XDG_STATE_HOME/insights, or ~/.local/state/insights]; a local store keeps
+    /// them inside itself.
+    #[arg(long, env = "INSIGHTS_STATE_DIR", value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+}
+
+impl StoreArgs {
+    /// The local state directory of `store`: `--state-dir`, or the user's state directory
+    /// (XDG). Each remote store has a folder of its own in it; a local store keeps its state
+    /// inside itself and ignores this.
+    pub fn state_dir(&self, store: &insights_ingest::StoreLocation) -> anyhow::Result<PathBuf> {
+        if let Some(dir) = &self.state_dir {
+            return Ok(dir.clone());
+        }
+        if let insights_ingest::StoreLocation::Local(dir) = store {
+            return Ok(dir.clone());
+        }
+        let from_env = |name: &str| {
+            std::env::var_os(name)
+                .map(PathBuf::from)
+                .filter(|path| path.is_absolute())
+        };
+        if let Some(state_home) = from_env("XDG_STATE_HOME") {
+            return Ok(state_home.join("insights"));
+        }
+        match from_env("HOME") {
+            Some(home) => Ok(home.join(".local/state/insights")),
+            None => anyhow::bail!(
+                "the store {store} needs a local directory for its write-ahead log: set \
+                 --state-dir (or INSIGHTS_STATE_DIR), XDG_STATE_HOME or HOME"
+            ),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -75,12 +104,9 @@ enum Command {
     /// countries, devices, applications, admin changes, signals.
     Enrich(enrich_cmd::EnrichArgs),
     /// Serve the DI-compatible API and the engine's own routes over HTTP (ingest and query).
-    Serve(serve::ServeArgs),
+    Serve(serve_cmd::ServeArgs),
     /// API keys of the HTTP service: create, list, revoke.
     Keys(keys_cmd::KeysArgs),
-    /// Run the query benchmarks of the README in one warm process and print median times.
-    #[command(hide = true)]
-    BenchQuery(bench_cmd::BenchArgs),
 }
 
 #[global_allocator]
@@ -91,8 +117,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 ///
 /// Ingest keeps mimalloc's defaults (it reuses ~100 MB batches continuously), and so does
 /// `export-increment`, whose memory is bounded by its object size and which runs ~20 % faster
-/// with them (fewer page faults on the per-batch buffers). `serve` and `bench-query`, which
-/// measures queries as the long-running server answers them, keep freed memory longer still
+/// with them (fewer page faults on the per-batch buffers). `serve` (and the query benchmark,
+/// which measures queries as the long-running server answers them) keep freed memory longer still
 /// ([`SERVE_ALLOCATOR_ENV`]; returning every freed page at once costs a warm process a quarter
 /// of its query time in page faults). Queries and exports run many
 /// short plans whose freed pages mimalloc would otherwise keep, which nearly doubles an
@@ -174,10 +200,7 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        // The query benchmark measures queries as the server answers them.
-        Command::Serve(_) | Command::BenchQuery(_) => {
-            reexec_with_allocator_settings(SERVE_ALLOCATOR_ENV)
-        }
+        Command::Serve(_) => reexec_with_allocator_settings(SERVE_ALLOCATOR_ENV),
         Command::Ingest(_) | Command::Generate(_) | Command::ExportIncrement(_) => {}
         _ => reexec_with_allocator_settings(QUERY_ALLOCATOR_ENV),
     }
@@ -208,8 +231,7 @@ fn main() -> ExitCode {
             Command::Export(args) => query_cmds::export(args).await,
             Command::Views(args) => views_cmd::run(args).await,
             Command::ExportIncrement(args) => increment_cmd::run(args).await,
-            Command::BenchQuery(args) => bench_cmd::run(args).await,
-            Command::Serve(args) => serve::run(args).await,
+            Command::Serve(args) => serve_cmd::run(args).await,
             Command::Enrich(args) => enrich_cmd::run(args).await,
             Command::Keys(args) => keys_cmd::run(args).await,
         }

@@ -14,7 +14,8 @@ use futures::TryStreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value};
 
-use insights_query::{Format, QueryConfig, QueryEngine, Scope, StoreLocation, export};
+use insights_ingest::StoreLocation;
+use insights_query::{Format, QueryConfig, QueryEngine, Scope, export};
 use insights_schemas::format_timestamp_us;
 use insights_schemas::request::{
     EventQuery, parse_distinct_query_value, parse_event_query_value, parse_interval_query_value,

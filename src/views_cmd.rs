@@ -75,7 +75,7 @@ pub async fn run(args: ViewsArgs) -> anyhow::Result<ExitCode> {
         .org
         .clone()
         .context("--org is required: views belong to an organization")?;
-    let location = insights_query::StoreLocation::parse(&args.store.store)?;
+    let location = insights_ingest::StoreLocation::parse(&args.store.store)?;
     let views = ViewStore::open(&location)?;
     match args.command {
         ViewsCommand::Create {

@@ -197,7 +197,7 @@ fn set_file_size_limit(pid: u32, bytes: Option<u64>) {
     // SAFETY: prlimit reads `limit` and writes nothing (the old-limit pointer is null).
     let done = unsafe {
         libc::prlimit(
-            pid as libc::pid_t,
+            libc::pid_t::try_from(pid).unwrap(),
             libc::RLIMIT_FSIZE,
             &limit,
             std::ptr::null_mut(),

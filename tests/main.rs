@@ -1,5 +1,8 @@
 //! End-to-end tests of the `insights` binary: one test binary, one module per area.
 
+// A test target: its helpers unwrap, and a failed unwrap is a failed test with its location.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 mod bad_input;

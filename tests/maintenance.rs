@@ -110,7 +110,7 @@ fn compaction_is_data_neutral_and_leaves_files_sorted_by_service_host_then_time(
 }
 
 /// Every page of events reads `timestamp` over all its candidates: the files of both ingest
-/// and compaction store it delta-encoded, not zstd-compressed (README › Parquet layout).
+/// and compaction store it delta-encoded, not zstd-compressed (docs/architecture.md › Parquet layout).
 fn timestamps_are_delta_encoded_without_compression(table: &std::path::Path) {
     let files = walk(table);
     assert!(!files.is_empty());

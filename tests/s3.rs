@@ -49,8 +49,15 @@ fn s3_store_holds_the_same_rows_as_a_local_store() {
         "{}",
         stdout(&again)
     );
-    // The log and quarantine of a remote store live in the local state directory.
-    assert!(dir.path().join("insights-state/audit_di/_wal").is_dir());
+    // The log and quarantine of a remote store live in the user's state directory (XDG), not
+    // in the directory the command ran in.
+    assert!(
+        moto.state_home
+            .path()
+            .join("insights/audit_di/_wal")
+            .is_dir()
+    );
+    assert!(!dir.path().join("insights-state").exists());
 
     let stats = s3(&["stats", "--store", "s3://audit/di", "--json"]);
     assert!(stats.status.success(), "{}", stderr(&stats));

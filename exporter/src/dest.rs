@@ -57,27 +57,21 @@ impl ObjectStoreDestination {
 
     /// Opens `dest` (a directory, created if missing, or `s3://bucket/prefix`).
     pub fn open(dest: &str) -> Result<Self> {
-        let location =
-            insights_ingest::StoreLocation::parse(dest).map_err(|e| Error::Destination {
-                destination: dest.to_owned(),
-                message: e.to_string(),
-            })?;
+        let location = insights_ingest::StoreLocation::parse(dest)
+            .map_err(|e| Error::destination(dest, "not a directory or s3:// URL", e))?;
         if let insights_ingest::StoreLocation::Local(dir) = &location {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::io(format!("creating the destination {}", dir.display()), e))?;
         }
-        let store = location.object_store().map_err(|e| Error::Destination {
-            destination: dest.to_owned(),
-            message: e.to_string(),
-        })?;
+        let store = location
+            .object_store()
+            .map_err(|e| Error::destination(dest, "cannot be opened", e))?;
         Ok(Self::new(store, location.to_string()))
     }
 
     fn error(&self, key: &str, e: object_store::Error) -> Error {
-        Error::Destination {
-            destination: format!("{}/{key}", self.name.trim_end_matches('/')),
-            message: e.to_string(),
-        }
+        let destination = format!("{}/{key}", self.name.trim_end_matches('/'));
+        Error::destination(destination, "object store request failed", e)
     }
 }
 

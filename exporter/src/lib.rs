@@ -23,7 +23,6 @@ mod state;
 
 pub use dest::{Created, Destination, ObjectStoreDestination};
 pub use error::{Error, Result};
-pub use insights_ingest::StoreLocation;
 pub use run::{
     DEFAULT_GZIP_LEVEL, DEFAULT_OBJECT_BYTES, IncrementConfig, Report, last_checkpoint,
     run_backfill, run_increment,

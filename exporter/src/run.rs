@@ -7,7 +7,6 @@ use std::pin::Pin;
 use std::time::Instant;
 
 use bytes::Bytes;
-use deltalake::DeltaTable;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use futures::StreamExt;
@@ -29,7 +28,7 @@ use crate::state::{
 pub const DEFAULT_OBJECT_BYTES: u64 = 256 << 20;
 
 /// gzip level of the data objects by default: level 1 exports 1,000,000 events in about 2.5 s on
-/// two cores, level 6 in about 6 s for objects 40 % smaller (see the README).
+/// two cores, level 6 in about 6 s for objects 40 % smaller (docs/exports-and-lambda.md › Performance).
 pub const DEFAULT_GZIP_LEVEL: u32 = 1;
 
 /// How increments are cut and written.
@@ -94,10 +93,9 @@ fn epoch_us() -> i64 {
 }
 
 async fn open_table(store: &StoreLocation) -> Result<EventTable> {
-    EventTable::open(store).await.map_err(|e| Error::Table {
-        table: store.to_string(),
-        message: e.to_string(),
-    })
+    EventTable::open(store)
+        .await
+        .map_err(|e| Error::table(store.to_string(), "cannot be opened", e))
 }
 
 /// The latest checkpoint of a destination, if any.
@@ -110,6 +108,7 @@ pub async fn last_checkpoint<D: Destination>(dest: &D) -> Result<Option<Checkpoi
     let bytes = dest.get(&key).await?.ok_or_else(|| Error::State {
         key: key.clone(),
         message: "listed but not readable".into(),
+        source: None,
     })?;
     decode(&key, &bytes).map(Some)
 }
@@ -181,6 +180,7 @@ pub async fn run_increment<D: Destination>(
                 table.version(),
                 dest.describe()
             ),
+            source: None,
         });
     }
 
@@ -305,6 +305,7 @@ pub async fn run_backfill<D: Destination>(
             destination: format!("{}/{}", dest.describe(), plan.manifest_key()),
             message: "this window was already backfilled; exported objects are never overwritten"
                 .into(),
+            source: None,
         });
     }
     // Like an increment, a backfill claims its plan first, so that a re-run after a crash reads
@@ -328,6 +329,7 @@ async fn claim_plan<D: Destination>(dest: &D, claim: &str, plan: Plan) -> Result
             let bytes = dest.get(claim).await?.ok_or_else(|| Error::State {
                 key: format!("{}/{claim}", dest.describe()),
                 message: "claimed by another run but not readable".into(),
+                source: None,
             })?;
             Ok((decode::<Plan>(claim, &bytes)?, true))
         }
@@ -416,20 +418,21 @@ fn compress(chunk: Chunk, level: u32) -> std::io::Result<Member> {
 /// Writes the data objects and the manifest of a plan (create-only; objects an earlier run of the
 /// same plan left are kept and listed as they are).
 async fn write_plan<D: Destination>(table: &EventTable, plan: &Plan, dest: &D) -> Result<Written> {
-    let mut delta: DeltaTable = table.delta().clone();
-    if table.version() != plan.to_version {
-        delta
-            .load_version(u64::try_from(plan.to_version).unwrap_or(0))
-            .await
-            .map_err(|e| Error::Table {
-                table: table.name().to_owned(),
-                message: format!("loading version {}: {e}", plan.to_version),
-            })?;
-    }
+    let at_version = if table.version() == plan.to_version {
+        table.clone()
+    } else {
+        table.at_version(plan.to_version).await.map_err(|e| {
+            Error::table(
+                table.name(),
+                format!("loading version {}", plan.to_version),
+                e,
+            )
+        })?
+    };
     let (sender, receiver) = mpsc::channel::<Chunk>(2);
     let mut reader = AbortOnDrop({
         let plan = plan.clone();
-        tokio::spawn(async move { read_rows(&delta, &plan, sender).await })
+        tokio::spawn(async move { read_rows(&at_version, &plan, sender).await })
     });
     let level = plan.gzip_level;
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -471,10 +474,9 @@ async fn write_plan<D: Destination>(table: &EventTable, plan: &Plan, dest: &D) -
     if let Some(pending) = upload.take() {
         objects.push(pending.await?);
     }
-    (&mut reader.0).await.map_err(|e| Error::Table {
-        table: table.name().to_owned(),
-        message: format!("the reading task failed: {e}"),
-    })??;
+    (&mut reader.0)
+        .await
+        .map_err(|e| Error::table(table.name(), "the reading task failed", e))??;
     if part.rows > 0 {
         objects.push(put_object(dest, plan, objects.len(), part).await?);
     }
@@ -550,10 +552,14 @@ async fn put_object<D: Destination>(
             let existing = dest.get(&key).await?.ok_or_else(|| Error::Destination {
                 destination: format!("{}/{key}", dest.describe()),
                 message: "exists but is not readable".into(),
+                source: None,
             })?;
-            let existing_rows = count_lines(&existing).map_err(|e| Error::Destination {
-                destination: format!("{}/{key}", dest.describe()),
-                message: format!("an earlier run left an object that is not gzip: {e}"),
+            let existing_rows = count_lines(&existing).map_err(|e| {
+                Error::destination(
+                    format!("{}/{key}", dest.describe()),
+                    "an earlier run left an object that is not gzip",
+                    e,
+                )
             })?;
             if existing_rows != rows {
                 return Err(Error::Destination {
@@ -562,6 +568,7 @@ async fn put_object<D: Destination>(
                         "an earlier run left {existing_rows} events here where this increment has \
                          {rows}; refusing to go on"
                     ),
+                    source: None,
                 });
             }
             tracing::info!(object = %key, "kept the object an earlier run of this increment wrote");

@@ -10,13 +10,10 @@
 //! Files are read in a fixed order (snapshot files by partition and path, then added files by
 //! version and position in the commit), so a re-run of the same plan cuts the same objects.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::TimestampMicrosecondType;
-use deltalake::DeltaTable;
-use deltalake::{FilterOp, FilterValue};
 use futures::TryStreamExt;
 use object_store::ObjectStore;
 use object_store::path::Path;
@@ -26,12 +23,13 @@ use parquet::arrow::ProjectionMask;
 #[allow(deprecated)]
 use parquet::arrow::async_reader::ParquetObjectReader;
 use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
-use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use insights_schemas::column;
 
-use crate::error::{Error, Result};
+use insights_ingest::EventTable;
+
+use crate::error::{Cause, Error, Result};
 use crate::state::{Mode, Plan};
 
 /// Raw bytes gathered before a chunk is handed on to compression.
@@ -82,11 +80,8 @@ fn selection(plan: &Plan) -> Selection {
     }
 }
 
-fn table_error(table: &DeltaTable, e: impl std::fmt::Display) -> Error {
-    Error::Table {
-        table: table.table_url().to_string(),
-        message: e.to_string(),
-    }
+fn table_error(table: &EventTable, message: impl Into<String>, e: insights_ingest::Error) -> Error {
+    Error::table(table.name(), message, e)
 }
 
 /// The `YYYY-MM-DD` partition of an event time.
@@ -95,70 +90,50 @@ fn date_of(us: i64) -> Option<String> {
 }
 
 /// Lists the files of a plan, in reading order. `table` must be loaded at `plan.to_version`.
-async fn files(table: &DeltaTable, plan: &Plan) -> Result<Vec<FileRead>> {
+async fn files(table: &EventTable, plan: &Plan) -> Result<Vec<FileRead>> {
     let selection = selection(plan);
     let mut reads = Vec::new();
     if let Some((from_us, to_us)) = selection.snapshot {
-        let filters: Vec<_> = plan
-            .organization
-            .as_deref()
-            .map(|org| (column::ORGANIZATION, FilterOp::Eq, FilterValue::Scalar(org)))
-            .into_iter()
-            .collect();
         let first = (from_us > i64::MIN).then(|| date_of(from_us)).flatten();
         let last = (to_us < i64::MAX).then(|| date_of(to_us - 1)).flatten();
-        let mut listed: Vec<(String, String, Path, u64)> = table
-            .get_active_add_actions_by_partitions(&filters)
-            .map_ok(|file| {
-                let partition = file.partition_values_map();
-                let value = |name: &str| partition.get(name).cloned().flatten().unwrap_or_default();
-                (
-                    value(column::DATE),
-                    file.path().to_string(),
-                    file.object_store_path(),
-                    u64::try_from(file.size()).unwrap_or(0),
-                )
-            })
-            .try_collect()
+        let mut listed = table
+            .live_files(plan.organization.as_deref())
             .await
-            .map_err(|e| table_error(table, e))?;
-        listed.retain(|(date, ..)| {
-            first.as_ref().is_none_or(|f| date >= f) && last.as_ref().is_none_or(|l| date <= l)
+            .map_err(|e| table_error(table, "listing its files", e))?;
+        listed.retain(|file| {
+            first.as_ref().is_none_or(|f| file.date >= *f)
+                && last.as_ref().is_none_or(|l| file.date <= *l)
         });
-        listed.sort();
-        reads.extend(listed.into_iter().map(|(_, _, path, size)| FileRead {
-            path,
-            size,
+        listed.sort_by(|a, b| (&a.date, &a.path).cmp(&(&b.date, &b.path)));
+        reads.extend(listed.into_iter().map(|file| FileRead {
+            path: file.path,
+            size: file.size,
             from_us,
             to_us,
         }));
     }
     if let Some(before) = selection.added_before {
         for version in plan.from_version + 1..=plan.to_version {
-            for add in added_files(table, version).await? {
-                let partition =
-                    |name: &str| add.partition_values.get(name).and_then(Option::as_ref);
+            let added = table.files_added_by(version).await.map_err(|e| {
+                table_error(table, format!("reading the commit of version {version}"), e)
+            })?;
+            for file in added {
                 if plan
                     .organization
                     .as_ref()
-                    .is_some_and(|org| partition(column::ORGANIZATION) != Some(org))
+                    .is_some_and(|org| file.organization != *org)
                 {
                     continue;
                 }
                 // A partition entirely at or after `before` cannot hold late rows.
-                if let (true, Some(date), Some(limit)) =
-                    (before < i64::MAX, partition(column::DATE), date_of(before))
-                    && *date > limit
+                if let (true, Some(limit)) = (before < i64::MAX, date_of(before))
+                    && file.date > limit
                 {
                     continue;
                 }
-                let path = Path::from_url_path(&add.path).map_err(|e| Error::Table {
-                    table: table.table_url().to_string(),
-                    message: format!("version {version} adds a file with a bad path: {e}"),
-                })?;
                 reads.push(FileRead {
-                    path,
-                    size: add.size,
+                    path: file.path,
+                    size: file.size,
                     from_us: i64::MIN,
                     to_us: before,
                 });
@@ -168,57 +143,9 @@ async fn files(table: &DeltaTable, plan: &Plan) -> Result<Vec<FileRead>> {
     Ok(reads)
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct AddAction {
-    path: String,
-    #[serde(default)]
-    partition_values: HashMap<String, Option<String>>,
-    size: u64,
-    data_change: bool,
-}
-
-#[derive(Deserialize)]
-struct LogLine {
-    add: Option<AddAction>,
-}
-
-/// The data files a commit added with new rows (not the rewrites of a compaction).
-async fn added_files(table: &DeltaTable, version: i64) -> Result<Vec<AddAction>> {
-    let bytes = table
-        .log_store()
-        .read_commit_entry(u64::try_from(version).unwrap_or(0))
-        .await
-        .map_err(|e| {
-            table_error(
-                table,
-                format!("reading the commit of version {version}: {e}"),
-            )
-        })?
-        .ok_or_else(|| {
-            table_error(
-                table,
-                format!("the commit of version {version} is missing from the log"),
-            )
-        })?;
-    let mut adds = Vec::new();
-    for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-        let parsed: LogLine = serde_json::from_slice(line).map_err(|e| {
-            table_error(
-                table,
-                format!("the commit of version {version} is not valid: {e}"),
-            )
-        })?;
-        if let Some(add) = parsed.add.filter(|a| a.data_change) {
-            adds.push(add);
-        }
-    }
-    Ok(adds)
-}
-
 /// Sends the plan's rows as chunks of about [`CHUNK_BYTES`], in order. `table` must be loaded at
 /// `plan.to_version`.
-pub async fn read_rows(table: &DeltaTable, plan: &Plan, chunks: mpsc::Sender<Chunk>) -> Result<()> {
+pub async fn read_rows(table: &EventTable, plan: &Plan, chunks: mpsc::Sender<Chunk>) -> Result<()> {
     let files = files(table, plan).await?;
     let store = table.object_store();
     // Objects are cut at chunk boundaries, so a chunk is never larger than an object.
@@ -247,25 +174,27 @@ async fn read_file(
     chunks: &mpsc::Sender<Chunk>,
 ) -> Result<bool> {
     let name = file.path.to_string();
-    let read_error = |e: &dyn std::fmt::Display| Error::Read {
+    let read_error = |e: Cause| Error::Read {
         file: name.clone(),
-        message: e.to_string(),
+        message: "not a readable Parquet file of the table".into(),
+        source: Some(e),
     };
     #[allow(deprecated)] // see the import
     let reader =
         ParquetObjectReader::new(store.clone(), file.path.clone()).with_file_size(file.size);
     let builder = ParquetRecordBatchStreamBuilder::new(reader)
         .await
-        .map_err(|e| read_error(&e))?;
+        .map_err(|e| read_error(e.into()))?;
     let mask = ProjectionMask::columns(builder.parquet_schema(), [column::RAW, column::TIMESTAMP]);
     let mut stream = builder
         .with_projection(mask)
         .with_batch_size(1024)
         .build()
-        .map_err(|e| read_error(&e))?;
-    while let Some(batch) = stream.try_next().await.map_err(|e| read_error(&e))? {
+        .map_err(|e| read_error(e.into()))?;
+    while let Some(batch) = stream.try_next().await.map_err(|e| read_error(e.into()))? {
         let mut full = Vec::new();
-        append_batch(&batch, file, chunk_bytes, chunk, &mut full).map_err(|m| read_error(&m))?;
+        append_batch(&batch, file, chunk_bytes, chunk, &mut full)
+            .map_err(|m| read_error(m.into()))?;
         for ready in full {
             if chunks.send(ready).await.is_err() {
                 return Ok(true);

@@ -171,7 +171,8 @@ pub fn now_rfc3339() -> String {
 pub fn decode<T: serde::de::DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|e| Error::State {
         key: key.to_owned(),
-        message: format!("not a valid export state object: {e}"),
+        message: "not a valid export state object".into(),
+        source: Some(e.into()),
     })
 }
 

@@ -133,13 +133,9 @@ impl KeyIndex {
     }
 
     /// Number of keys held.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.total
-    }
-
-    /// Whether no key is held.
-    pub fn is_empty(&self) -> bool {
-        self.total == 0
     }
 
     fn evict(&mut self) {

@@ -331,7 +331,8 @@ impl Ingester {
     /// Adds an admitted event to the buffer.
     fn buffer(&mut self, event: &DecodedEvent<'_>, lsn: u64) {
         debug_assert!(lsn > self.buffered_lsn, "events are buffered in LSN order");
-        self.builder.append(event, lsn as i64);
+        self.builder
+            .append(event, i64::try_from(lsn).unwrap_or(i64::MAX));
         self.buffered_lsn = self.buffered_lsn.max(lsn);
         self.buffered_since.get_or_insert_with(Instant::now);
     }

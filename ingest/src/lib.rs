@@ -7,19 +7,19 @@
 //! age into commits of the events table ([`table`]). [`maintenance`] compacts small files and
 //! reports statistics.
 
-pub mod dedup;
+mod dedup;
 mod error;
 pub mod framing;
 mod ingester;
 pub mod maintenance;
-pub mod quarantine;
-pub mod store;
-pub mod table;
+mod quarantine;
+mod store;
+mod table;
 #[cfg(test)]
 mod test_support;
-pub mod wal;
+mod wal;
 
 pub use error::{Error, Result};
 pub use ingester::{BatchOutcome, IngestConfig, Ingester, Rejection};
 pub use store::{DEFAULT_STORE, StoreLocation};
-pub use table::EventTable;
+pub use table::{CommitSummary, EventTable, TableFile};

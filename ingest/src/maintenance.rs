@@ -41,10 +41,10 @@ pub struct TableStats {
 /// rows their files hold.
 pub async fn partitions(table: &EventTable) -> Result<BTreeMap<(String, String), u64>> {
     let mut partitions = BTreeMap::new();
-    for file in table.live_data_files().await? {
+    for file in table.live_files(None).await? {
         *partitions
             .entry((file.organization, file.date))
-            .or_default() += file.rows;
+            .or_default() += file.rows.unwrap_or(0);
     }
     Ok(partitions)
 }
@@ -57,18 +57,19 @@ pub async fn stats(table: &EventTable) -> Result<TableStats> {
         ..Default::default()
     };
     let mut partitions: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    let files = table.live_data_files().await?;
+    let files = table.live_files(None).await?;
     for file in &files {
-        stats.rows += file.rows;
+        let rows = file.rows.unwrap_or(0);
+        stats.rows += rows;
         stats.files += 1;
-        stats.bytes += file.bytes();
+        stats.bytes += file.size;
         let org = stats
             .organizations
             .entry(file.organization.clone())
             .or_default();
-        org.rows += file.rows;
+        org.rows += rows;
         org.files += 1;
-        org.bytes += file.bytes();
+        org.bytes += file.size;
         partitions
             .entry(&file.organization)
             .or_default()
@@ -106,11 +107,11 @@ pub struct CompactionPlan {
 /// about [`TARGET_FILE_BYTES`].
 pub async fn plan_compaction(table: &EventTable) -> Result<CompactionPlan> {
     let mut per_partition: BTreeMap<(String, String), Vec<LiveFile>> = BTreeMap::new();
-    for file in table.live_data_files().await? {
+    for live in table.list(None, None).await? {
         per_partition
-            .entry((file.organization.clone(), file.date.clone()))
+            .entry((live.file.organization.clone(), live.file.date.clone()))
             .or_default()
-            .push(file);
+            .push(live);
     }
     let mut partitions = Vec::new();
     for (_, files) in per_partition {
@@ -120,7 +121,7 @@ pub async fn plan_compaction(table: &EventTable) -> Result<CompactionPlan> {
         let mut groups: Vec<Vec<LiveFile>> = Vec::new();
         let mut group_bytes = 0;
         for file in files {
-            let bytes = file.bytes();
+            let bytes = file.file.size;
             if groups.is_empty() || group_bytes + bytes > TARGET_FILE_BYTES {
                 groups.push(Vec::new());
                 group_bytes = 0;
@@ -155,8 +156,8 @@ impl CompactionPlan {
             let mut compacted = false;
             for group in groups {
                 let mut batches = Vec::new();
-                for file in &group {
-                    batches.extend(table.read_rows(file).await?);
+                for live in &group {
+                    batches.extend(table.read_rows(&live.file).await?);
                 }
                 let rows = concat_batches(&schema, &batches)?;
                 drop(batches);

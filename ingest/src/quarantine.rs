@@ -48,11 +48,6 @@ impl Quarantine {
         &self.path
     }
 
-    /// Records rejected through this handle.
-    pub fn written(&self) -> u64 {
-        self.written
-    }
-
     /// Appends one rejected record.
     pub fn add(
         &mut self,

@@ -266,11 +266,6 @@ impl Wal {
         self.next_lsn - 1
     }
 
-    /// Bytes of the log on disk.
-    pub fn size_bytes(&self) -> u64 {
-        self.bytes
-    }
-
     /// Damage found when the log was opened.
     pub fn recovered(&self) -> &[Recovered] {
         &self.recovered

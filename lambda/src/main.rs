@@ -29,8 +29,9 @@ use serde_json::{Value, json};
 
 use insights_exporter::{
     Created, DEFAULT_GZIP_LEVEL, DEFAULT_OBJECT_BYTES, Destination, Error, IncrementConfig, Result,
-    StoreLocation, parse_duration, run_backfill, run_increment, unit_seconds,
+    parse_duration, run_backfill, run_increment, unit_seconds,
 };
+use insights_ingest::StoreLocation;
 
 /// A destination bucket and prefix, written with aws-sdk-s3.
 #[derive(Clone)]
@@ -53,6 +54,7 @@ impl S3Destination {
         Error::Destination {
             destination: format!("s3://{}/{}", self.bucket, self.full_key(key)),
             message: e.to_string(),
+            source: None,
         }
     }
 }
@@ -343,15 +345,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let settings = match settings().await {
         Ok(settings) => settings,
         Err(e) => {
-            tracing::error!(error = %e, "configuration");
-            return Err(e.into());
+            tracing::error!(error = %e.chain(), "configuration");
+            return Err(e.chain().into());
         }
     };
     let settings = &settings;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         handle(settings, event).await.map_err(|e| {
-            tracing::error!(error = %e, "increment failed");
-            lambda_runtime::Error::from(e.to_string())
+            tracing::error!(error = %e.chain(), "increment failed");
+            lambda_runtime::Error::from(e.chain())
         })
     }))
     .await

@@ -5,6 +5,9 @@
 //! This is the workspace's second test binary: Cargo builds the `bootstrap` executable (and
 //! gives its path) only for tests of its own package.
 
+// A test target: its helpers unwrap, and a failed unwrap is a failed test with its location.
+#![allow(clippy::unwrap_used)]
+
 #[allow(dead_code)]
 #[path = "../../tests/support/moto.rs"]
 mod moto;

@@ -2,7 +2,7 @@
 //!
 //! DataFusion groups dictionary-encoded strings through its row format: every row's values are
 //! encoded, hashed and compared, which took about half of a count by service and event type.
-//! Our low-cardinality columns ([`crate::scan::DICTIONARY_COLUMNS`]) are read as dictionaries,
+//! Our low-cardinality columns (the dictionary columns of `insights_schemas::COLUMNS`) are read as dictionaries,
 //! and a batch's rows share a few keys. [`DictionaryCount`] replaces the partial
 //! `AggregateExec` of `count(*)` grouped only by such columns with [`DictionaryCountExec`],
 //! which counts each batch by its keys and looks each dictionary's values up once. Its output is
@@ -182,7 +182,7 @@ impl DictionaryCountExec {
 }
 
 impl DisplayAs for DictionaryCountExec {
-    fn fmt_as(&self, _format: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+    fn fmt_as(&self, _format: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let input = self.input.schema();
         let names: Vec<String> = self
             .columns

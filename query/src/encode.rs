@@ -9,10 +9,9 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, TimestampMicrosecondType};
 use serde_json::{Map, Value};
 
-use insights_schemas::{column, format_timestamp_us};
+use insights_schemas::{column, flat_columns, format_timestamp_us};
 
 use crate::error::{Error, Result};
-use crate::fields::FLAT_COLUMNS;
 
 /// An output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +65,7 @@ impl Format {
         match self {
             Format::Ndjson | Format::Json => vec![column::TIMESTAMP, column::ID, column::RAW],
             Format::Csv | Format::Table => {
-                let mut columns = FLAT_COLUMNS.to_vec();
+                let mut columns: Vec<&str> = flat_columns().collect();
                 if !fields.is_empty() {
                     columns.push(column::RAW);
                 }
@@ -78,14 +77,14 @@ impl Format {
 
 /// The columns of text-table output.
 const TABLE_COLUMNS: [&str; 8] = [
-    "timestamp",
-    "service",
-    "event_type",
-    "success",
-    "username",
-    "client_ip",
-    "system_hostname",
-    "id",
+    column::TIMESTAMP,
+    column::SERVICE,
+    column::EVENT_TYPE,
+    column::SUCCESS,
+    column::USERNAME,
+    column::CLIENT_IP,
+    column::SYSTEM_HOSTNAME,
+    column::ID,
 ];
 
 /// Encodes batches of events in one format.
@@ -120,10 +119,8 @@ impl Encoder {
         match self.format {
             Format::Json => out.push(b'['),
             Format::Csv => {
-                let names = FLAT_COLUMNS
-                    .iter()
-                    .copied()
-                    .chain(self.field_names.iter().map(String::as_str));
+                let flat = flat_columns().map(|name| -> &str { name });
+                let names = flat.chain(self.field_names.iter().map(String::as_str));
                 for (i, name) in names.enumerate() {
                     if i > 0 {
                         out.push(b',');
@@ -185,8 +182,7 @@ impl Encoder {
     }
 
     fn csv_rows(&mut self, batch: &RecordBatch, out: &mut Vec<u8>) -> Result<()> {
-        let cells = FLAT_COLUMNS
-            .iter()
+        let cells = flat_columns()
             .map(|name| Cells::of(batch, name))
             .collect::<Result<Vec<_>>>()?;
         let raw = if self.fields.is_empty() {

@@ -145,7 +145,7 @@ impl QueryEngine {
 
     async fn load(table: EventTable, runtime: &Arc<RuntimeEnv>) -> Result<Loaded> {
         let url = ObjectStoreUrl::parse(TABLE_STORE_URL)?;
-        runtime.register_object_store(url.as_ref(), table.delta().object_store());
+        runtime.register_object_store(url.as_ref(), table.object_store());
         let provider = Arc::new(EventsProvider::new(&table, url).await?);
         Ok(Loaded { table, provider })
     }
@@ -169,12 +169,9 @@ impl QueryEngine {
     pub async fn refresh(&self) -> Result<i64> {
         let current = self.current();
         let mut table = current.table.clone();
-        let mut delta = table.delta().clone();
-        delta.update_incremental(None).await?;
-        if delta.version() == current.table.delta().version() {
+        if !table.refresh().await? {
             return Ok(current.table.version());
         }
-        table.replace(delta);
         let loaded = Self::load(table, &self.runtime).await?;
         let version = loaded.table.version();
         *self.loaded.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(loaded);

@@ -26,8 +26,6 @@ pub enum Error {
     /// The table could not be opened or read.
     #[error(transparent)]
     Store(#[from] insights_ingest::Error),
-    #[error("table: {0}")]
-    Table(#[from] deltalake::DeltaTableError),
     #[error("query execution: {0}")]
     DataFusion(#[from] datafusion::error::DataFusionError),
     #[error("reading results: {0}")]

@@ -210,7 +210,8 @@ async fn slices_in_scope(
     }
     let mut slices = Vec::new();
     for (day, rows) in rows_per_day {
-        let pieces = rows.div_ceil(slice_rows).clamp(1, 86_400) as i64;
+        // At most 86,400: fits.
+        let pieces = rows.div_ceil(slice_rows).clamp(1, 86_400).cast_signed();
         let day_start = i64::from(day) * MICROS_PER_DAY;
         let width = MICROS_PER_DAY / pieces;
         for piece in 0..pieces {

@@ -7,9 +7,9 @@ use datafusion::prelude::{Expr, cast, col, in_list, lit};
 use datafusion::scalar::ScalarValue;
 use serde_json::Value;
 
-use insights_schemas::column;
 use insights_schemas::parse_timestamp_us;
 use insights_schemas::request::RequestError;
+use insights_schemas::{COLUMNS, Column, ColumnType, column};
 
 use crate::case_fold::matches_any;
 
@@ -34,60 +34,26 @@ pub enum FieldRef {
     Raw { path: Vec<String> },
 }
 
-/// Typed columns and the dot paths they hold. `username` is the actor (the event's
-/// `initiated_by.username`, else its `username`, else `initiated_by.email`), and `success`
-/// falls back to `sso_token_success`, as the table's columns are derived.
-const TYPED: [(&str, &str, Kind); 19] = [
-    ("id", column::ID, Kind::Id),
-    ("timestamp", column::TIMESTAMP, Kind::Timestamp),
-    ("organization", column::ORGANIZATION, Kind::Text),
-    ("service", column::SERVICE, Kind::Text),
-    ("event_type", column::EVENT_TYPE, Kind::Text),
-    ("success", column::SUCCESS, Kind::Bool),
-    ("mfa", "mfa", Kind::Bool),
-    ("client_ip", column::CLIENT_IP, Kind::Text),
-    ("username", column::USERNAME, Kind::Text),
-    ("initiated_by.id", "initiated_by_id", Kind::Text),
-    ("initiated_by.type", "initiated_by_type", Kind::Text),
-    ("initiated_by.email", "initiated_by_email", Kind::Text),
-    ("resource.id", "resource_id", Kind::Text),
-    ("resource.type", "resource_type", Kind::Text),
-    ("system.id", "system_id", Kind::Text),
-    ("system.hostname", "system_hostname", Kind::Text),
-    ("auth_method", "auth_method", Kind::Text),
-    ("error_message", "error_message", Kind::Text),
-    ("geoip.country_code", "geoip_country_code", Kind::Text),
-];
-
-/// The typed columns of CSV exports and table output, in order.
-pub const FLAT_COLUMNS: [&str; 21] = [
-    "timestamp",
-    "id",
-    "organization",
-    "service",
-    "event_type",
-    "success",
-    "mfa",
-    "client_ip",
-    "username",
-    "initiated_by_id",
-    "initiated_by_type",
-    "initiated_by_email",
-    "resource_id",
-    "resource_type",
-    "resource_name",
-    "system_id",
-    "system_hostname",
-    "application_name",
-    "auth_method",
-    "error_message",
-    "geoip_country_code",
-];
+/// How the typed column `column` compares with search values.
+fn kind_of(column: &Column) -> Kind {
+    match column.kind {
+        _ if column.name == column::ID => Kind::Id,
+        ColumnType::Timestamp => Kind::Timestamp,
+        ColumnType::Bool => Kind::Bool,
+        ColumnType::Text | ColumnType::Date | ColumnType::Int64 => Kind::Text,
+    }
+}
 
 /// Resolves a dot path.
 pub fn resolve(path: &str) -> FieldRef {
-    match TYPED.iter().find(|(typed, _, _)| *typed == path) {
-        Some((_, name, kind)) => FieldRef::Column { name, kind: *kind },
+    // A typed column holds the dot path its catalogue entry names. `username` is the actor
+    // (the event's `initiated_by.username`, else its `username`, else `initiated_by.email`),
+    // and `success` falls back to `sso_token_success`, as the table's columns are derived.
+    match COLUMNS.iter().find(|c| c.path == Some(path)) {
+        Some(column) => FieldRef::Column {
+            name: column.name,
+            kind: kind_of(column),
+        },
         None => FieldRef::Raw {
             path: path.split('.').map(str::to_owned).collect(),
         },

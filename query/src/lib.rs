@@ -13,7 +13,8 @@
 //!
 //! ```no_run
 //! # async fn run() -> insights_query::Result<()> {
-//! use insights_query::{Format, QueryConfig, QueryEngine, Scope, StoreLocation};
+//! use insights_ingest::StoreLocation;
+//! use insights_query::{Format, QueryConfig, QueryEngine, Scope};
 //! use insights_schemas::request::parse_event_query;
 //!
 //! let store = StoreLocation::parse("./insights-data")?;
@@ -50,6 +51,5 @@ pub use encode::{Encoder, Format};
 pub use engine::{QueryConfig, QueryEngine, Scope};
 pub use error::{Error, Result};
 pub use events::{EventsPage, check_fields, sort_header};
-pub use insights_ingest::StoreLocation;
 pub use sql::EVENTS_TABLE;
 pub use views::{View, ViewStore};

@@ -45,42 +45,20 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::prelude::Expr;
 use datafusion::scalar::ScalarValue;
-use futures::TryStreamExt;
 
 use insights_ingest::EventTable;
-use insights_schemas::{PARTITION_COLUMNS, column, event_schema, parse_timestamp_us};
+use insights_schemas::{PARTITION_COLUMNS, column, column_named, event_schema};
 
 use crate::error::{Error, Result};
 
-/// Text columns read as dictionary arrays: few distinct values per file, looked up and grouped
-/// by value. `id` and `raw` (unique per event) stay plain strings.
-pub const DICTIONARY_COLUMNS: [&str; 16] = [
-    column::SERVICE,
-    column::EVENT_TYPE,
-    column::CLIENT_IP,
-    column::USERNAME,
-    "initiated_by_id",
-    "initiated_by_type",
-    "initiated_by_email",
-    "resource_id",
-    "resource_type",
-    "resource_name",
-    "system_id",
-    "system_hostname",
-    "application_name",
-    "auth_method",
-    "error_message",
-    "geoip_country_code",
-];
-
-/// The table's schema as queries see it: the event schema with [`DICTIONARY_COLUMNS`] as
-/// dictionaries of strings.
+/// The table's schema as queries see it: the event schema with the catalogue's dictionary
+/// columns as dictionaries of strings (`id` and `raw`, unique per event, stay plain strings).
 pub fn query_schema() -> SchemaRef {
     let fields: Vec<Field> = event_schema()
         .fields()
         .iter()
         .map(|field| {
-            if DICTIONARY_COLUMNS.contains(&field.name().as_str()) {
+            if column_named(field.name()).is_some_and(|c| c.dictionary) {
                 Field::new(
                     field.name(),
                     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
@@ -181,41 +159,18 @@ impl EventsProvider {
             })
             .collect::<Result<_>>()?;
         let files: Vec<LiveFile> = table
-            .delta()
-            .get_active_add_actions_by_partitions(&[])
-            .map_ok(|file| {
-                let partition = file.partition_values_map();
-                let value = |name: &str| partition.get(name).cloned().flatten().unwrap_or_default();
-                let stats = file
-                    .stats()
-                    .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok());
-                let stat = |kind: &str| {
-                    stats
-                        .as_ref()
-                        .and_then(|s| s.get(kind))
-                        .and_then(|v| v.get(column::TIMESTAMP))
-                        .and_then(serde_json::Value::as_str)
-                        .and_then(parse_timestamp_us)
-                };
-                let timestamps = stat("minValues")
-                    .zip(stat("maxValues"))
-                    .map(|(min, max)| (min, max.saturating_add(999)));
-                LiveFile {
-                    path: file.object_store_path().to_string(),
-                    size: u64::try_from(file.size()).unwrap_or(0),
-                    organization: value(column::ORGANIZATION),
-                    date: parse_date(&value(column::DATE)).unwrap_or(i32::MIN),
-                    rows: stats
-                        .as_ref()
-                        .and_then(|s| s.get("numRecords"))
-                        .and_then(serde_json::Value::as_u64)
-                        .and_then(|n| usize::try_from(n).ok()),
-                    timestamps,
-                }
+            .live_files(None)
+            .await?
+            .into_iter()
+            .map(|file| LiveFile {
+                path: file.path.to_string(),
+                size: file.size,
+                organization: file.organization,
+                date: parse_date(&file.date).unwrap_or(i32::MIN),
+                rows: file.rows.and_then(|n| usize::try_from(n).ok()),
+                timestamps: file.timestamps_us,
             })
-            .try_collect()
-            .await
-            .map_err(|e| Error::Invalid(format!("listing the files of {}: {e}", table.name())))?;
+            .collect();
         let partitions = RecordBatch::try_new(
             Arc::new(Schema::new(partition_fields.clone())),
             vec![

@@ -19,6 +19,7 @@
 //! ```
 
 pub mod catalogue;
+mod columns;
 mod decode;
 mod error;
 #[cfg(test)]
@@ -27,7 +28,10 @@ mod record_batch;
 pub mod request;
 mod timestamp;
 
+pub use columns::{
+    COLUMNS, Column, ColumnType, TextOf, column, column_named, flat_columns, optional_texts,
+};
 pub use decode::{DecodedEvent, MAX_TIMESTAMP_US, MIN_TIMESTAMP_US, decode_event};
 pub use error::{RejectReason, Result};
-pub use record_batch::{EventBatchBuilder, PARTITION_COLUMNS, column, day_of, event_schema};
+pub use record_batch::{EventBatchBuilder, PARTITION_COLUMNS, day_of, event_schema};
 pub use timestamp::{format_timestamp_us, parse_timestamp_us};

@@ -6,71 +6,22 @@ use arrow::array::{
     ArrayBuilder, ArrayRef, BooleanBuilder, Date32Builder, Int64Builder, RecordBatch,
     StringBuilder, TimestampMicrosecondBuilder,
 };
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::datatypes::{Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
 
+use crate::columns::{COLUMNS, TextOf, column, optional_texts};
 use crate::decode::DecodedEvent;
-
-/// Column names of the events table.
-pub mod column {
-    pub const TIMESTAMP: &str = "timestamp";
-    pub const ID: &str = "id";
-    pub const ORGANIZATION: &str = "organization";
-    pub const DATE: &str = "date";
-    pub const SERVICE: &str = "service";
-    pub const EVENT_TYPE: &str = "event_type";
-    pub const SUCCESS: &str = "success";
-    pub const CLIENT_IP: &str = "client_ip";
-    pub const USERNAME: &str = "username";
-    pub const INGEST_SEQ: &str = "ingest_seq";
-    pub const RAW: &str = "raw";
-}
 
 /// The table's partition columns, in path order.
 pub const PARTITION_COLUMNS: [&str; 2] = [column::ORGANIZATION, column::DATE];
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
-/// Optional string columns, in schema order after the fixed leading columns.
-const OPTIONAL_STRINGS: [&str; 14] = [
-    "client_ip",
-    "username",
-    "initiated_by_id",
-    "initiated_by_type",
-    "initiated_by_email",
-    "resource_id",
-    "resource_type",
-    "resource_name",
-    "system_id",
-    "system_hostname",
-    "application_name",
-    "auth_method",
-    "error_message",
-    "geoip_country_code",
-];
-
 static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
-    let mut fields = vec![
-        Field::new(
-            column::TIMESTAMP,
-            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-            false,
-        ),
-        Field::new(column::ID, DataType::Utf8, false),
-        Field::new(column::ORGANIZATION, DataType::Utf8, false),
-        Field::new(column::DATE, DataType::Date32, false),
-        Field::new(column::SERVICE, DataType::Utf8, false),
-        Field::new(column::EVENT_TYPE, DataType::Utf8, false),
-        Field::new(column::SUCCESS, DataType::Boolean, true),
-        Field::new("mfa", DataType::Boolean, true),
-    ];
-    fields.extend(
-        OPTIONAL_STRINGS
-            .iter()
-            .map(|name| Field::new(*name, DataType::Utf8, true)),
-    );
-    fields.push(Field::new(column::INGEST_SEQ, DataType::Int64, false));
-    fields.push(Field::new(column::RAW, DataType::Utf8, false));
+    let fields: Vec<Field> = COLUMNS
+        .iter()
+        .map(|c| Field::new(c.name, c.kind.arrow(), c.nullable))
+        .collect();
     Arc::new(Schema::new(fields))
 });
 
@@ -95,7 +46,8 @@ pub struct EventBatchBuilder {
     event_type: StringBuilder,
     success: BooleanBuilder,
     mfa: BooleanBuilder,
-    strings: Vec<StringBuilder>,
+    /// The optional text columns of the catalogue, in schema order.
+    strings: Vec<(StringBuilder, TextOf)>,
     ingest_seq: Int64Builder,
     raw: StringBuilder,
     raw_bytes: usize,
@@ -110,9 +62,8 @@ impl Default for EventBatchBuilder {
 impl EventBatchBuilder {
     /// A builder sized for `rows` events of `raw_bytes` raw JSON in total.
     pub fn with_capacity(rows: usize, raw_bytes: usize) -> Self {
-        let strings = OPTIONAL_STRINGS
-            .iter()
-            .map(|_| StringBuilder::with_capacity(rows, rows * 16))
+        let strings = optional_texts()
+            .map(|(_, text_of)| (StringBuilder::with_capacity(rows, rows * 16), text_of))
             .collect();
         Self {
             timestamp: TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC"),
@@ -155,24 +106,8 @@ impl EventBatchBuilder {
         self.event_type.append_value(&event.event_type);
         self.success.append_option(event.success);
         self.mfa.append_option(event.mfa);
-        let optional = [
-            &event.client_ip,
-            &event.username,
-            &event.initiated_by_id,
-            &event.initiated_by_type,
-            &event.initiated_by_email,
-            &event.resource_id,
-            &event.resource_type,
-            &event.resource_name,
-            &event.system_id,
-            &event.system_hostname,
-            &event.application_name,
-            &event.auth_method,
-            &event.error_message,
-            &event.geoip_country_code,
-        ];
-        for (builder, value) in self.strings.iter_mut().zip(optional) {
-            builder.append_option(value.as_deref());
+        for (builder, text_of) in &mut self.strings {
+            builder.append_option(text_of(event));
         }
         self.ingest_seq.append_value(ingest_seq);
         self.raw.append_value(event.raw);
@@ -194,7 +129,7 @@ impl EventBatchBuilder {
         columns.extend(
             self.strings
                 .iter_mut()
-                .map(|b| Arc::new(b.finish()) as ArrayRef),
+                .map(|(b, _)| Arc::new(b.finish()) as ArrayRef),
         );
         columns.push(Arc::new(self.ingest_seq.finish()));
         columns.push(Arc::new(self.raw.finish()));

@@ -80,6 +80,10 @@ pub fn generate(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
     let path = dir.join(name);
     let mut all = vec!["generate", "--out", path.to_str().unwrap()];
     all.extend_from_slice(args);
+    // The fixtures of the tests are dated: a fixed first day unless the test names one.
+    if !args.contains(&"--start") {
+        all.extend_from_slice(&["--start", "2026-10-01"]);
+    }
     let output = run(dir, &all);
     assert!(
         output.status.success(),
@@ -125,7 +129,7 @@ async fn read_table_async(store: &str, options: HashMap<String, String>) -> Vec<
     let mut rows = Vec::new();
     for (path, size, partition) in files {
         let bytes = store.get(&path).await.unwrap().bytes().await.unwrap();
-        assert_eq!(bytes.len() as i64, size);
+        assert_eq!(i64::try_from(bytes.len()).unwrap(), size);
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
             .expect("a Parquet file")
             .build()

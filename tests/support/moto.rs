@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 pub struct Moto {
     child: Child,
     pub endpoint: String,
+    /// The user state directory (XDG_STATE_HOME) of the processes that talk to this server:
+    /// where the write-ahead logs of its s3:// stores live, one per test.
+    pub state_home: tempfile::TempDir,
 }
 
 impl Moto {
@@ -37,6 +40,7 @@ impl Moto {
         Self {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
+            state_home: tempfile::tempdir().expect("a state directory"),
         }
     }
 
@@ -47,6 +51,10 @@ impl Moto {
             ("AWS_ACCESS_KEY_ID", "test".into()),
             ("AWS_SECRET_ACCESS_KEY", "test".into()),
             ("AWS_REGION", "us-east-1".into()),
+            (
+                "XDG_STATE_HOME",
+                self.state_home.path().to_string_lossy().into_owned(),
+            ),
         ]
     }
 

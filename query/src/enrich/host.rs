@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use datafusion::prelude::{Expr, col, lit};
 use serde_json::Value;
 
-use insights_schemas::format_timestamp_us;
+use insights_schemas::{column, format_timestamp_us};
 
 use super::rows::{Col, Key, Rows, at_times, newest};
 use super::{
@@ -128,10 +128,11 @@ impl Fold {
 
 /// The events of a host known by hostname (any case) or system id.
 fn host_filter(name: &str, id: &str) -> Expr {
-    matches_any(col("system_hostname"), [name])
-        .or(col("system_id").eq(lit(id.to_owned())))
-        .or(col("resource_type").eq(lit("system")).and(
-            matches_any(col("resource_name"), [name]).or(col("resource_id").eq(lit(id.to_owned()))),
+    matches_any(col(column::SYSTEM_HOSTNAME), [name])
+        .or(col(column::SYSTEM_ID).eq(lit(id.to_owned())))
+        .or(col(column::RESOURCE_TYPE).eq(lit("system")).and(
+            matches_any(col(column::RESOURCE_NAME), [name])
+                .or(col(column::RESOURCE_ID).eq(lit(id.to_owned()))),
         ))
 }
 
@@ -214,11 +215,11 @@ impl QueryEngine {
                 .resource_id_by(organization, "system", "displayName", &name, window)
                 .await?
         {
-            filter = col("system_id")
+            filter = col(column::SYSTEM_ID)
                 .eq(lit(id.as_str()))
-                .or(col("resource_type")
+                .or(col(column::RESOURCE_TYPE)
                     .eq(lit("system"))
-                    .and(col("resource_id").eq(lit(id.as_str()))));
+                    .and(col(column::RESOURCE_ID).eq(lit(id.as_str()))));
             fold = self.fold_host(organization, window, filter.clone()).await?;
         }
         if fold.events == 0 {

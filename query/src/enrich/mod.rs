@@ -35,6 +35,23 @@ pub struct Window {
 }
 
 impl Window {
+    /// The most days a window may span.
+    pub const MAX_DAYS: u32 = 3660;
+
+    /// `days` (1 to [`Window::MAX_DAYS`]) before `at` (RFC 3339; default now). The error names
+    /// the parameter (`days`, `at`) and the problem.
+    pub fn ending(days: u32, at: Option<&str>) -> Result<Self, String> {
+        let at_us = match at {
+            Some(text) => insights_schemas::parse_timestamp_us(text)
+                .ok_or_else(|| format!("at {text:?} is not an RFC 3339 date-time"))?,
+            None => chrono::Utc::now().timestamp_micros(),
+        };
+        if !(1..=Self::MAX_DAYS).contains(&days) {
+            return Err(format!("days must be between 1 and {}", Self::MAX_DAYS));
+        }
+        Ok(Self { at_us, days })
+    }
+
     fn start_us(&self) -> i64 {
         self.at_us - i64::from(self.days) * MICROS_PER_DAY
     }

@@ -52,16 +52,16 @@ const TEXT_COLUMNS: [&str; 16] = [
     column::EVENT_TYPE,
     column::CLIENT_IP,
     column::USERNAME,
-    "initiated_by_id",
-    "initiated_by_type",
-    "initiated_by_email",
-    "resource_id",
-    "resource_type",
-    "resource_name",
-    "system_id",
-    "system_hostname",
-    "application_name",
-    "geoip_country_code",
+    column::INITIATED_BY_ID,
+    column::INITIATED_BY_TYPE,
+    column::INITIATED_BY_EMAIL,
+    column::RESOURCE_ID,
+    column::RESOURCE_TYPE,
+    column::RESOURCE_NAME,
+    column::SYSTEM_ID,
+    column::SYSTEM_HOSTNAME,
+    column::APPLICATION_NAME,
+    column::GEOIP_COUNTRY_CODE,
     column::RAW,
 ];
 
@@ -157,7 +157,7 @@ impl Rows {
                 .as_primitive::<TimestampMicrosecondType>()
                 .clone(),
             success: flags(column::SUCCESS),
-            mfa: flags("mfa"),
+            mfa: flags(column::MFA),
             texts,
         })
     }
@@ -231,7 +231,7 @@ impl QueryEngine {
                 .chain(reads.iter().map(|c| TEXT_COLUMNS[*c as usize]))
                 .map(col)
                 .collect(),
-            None => [column::TIMESTAMP, column::SUCCESS, "mfa"]
+            None => [column::TIMESTAMP, column::SUCCESS, column::MFA]
                 .into_iter()
                 .chain(TEXT_COLUMNS.into_iter().filter(|name| *name != column::RAW))
                 .map(col)
@@ -357,11 +357,11 @@ impl QueryEngine {
             .filter(
                 in_window(window)
                     .and(col(column::SERVICE).eq(lit("directory")))
-                    .and(col("resource_type").eq(lit(kind.to_owned())))
+                    .and(col(column::RESOURCE_TYPE).eq(lit(kind.to_owned())))
                     .and(crate::case_fold::matches_any(value, [name])),
             )?
             .sort(vec![col(column::TIMESTAMP).sort(false, false)])?
-            .select(vec![col("resource_id")])?
+            .select(vec![col(column::RESOURCE_ID)])?
             .limit(0, Some(1))?
             .collect()
             .await?;

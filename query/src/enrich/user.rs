@@ -39,17 +39,17 @@ impl Identity {
 
     /// Admin events about the user.
     fn about(&self) -> Expr {
-        col("resource_type").eq(lit("user")).and(
-            in_list(col("resource_id"), self.ids(), false)
-                .or(matches_any(col("resource_name"), &self.names)),
+        col(column::RESOURCE_TYPE).eq(lit("user")).and(
+            in_list(col(column::RESOURCE_ID), self.ids(), false)
+                .or(matches_any(col(column::RESOURCE_NAME), &self.names)),
         )
     }
 
     /// Events the user took part in, as actor or as the subject of a change.
     fn any(&self) -> Expr {
         matches_any(col(column::USERNAME), &self.names)
-            .or(matches_any(col("initiated_by_email"), &self.names))
-            .or(in_list(col("initiated_by_id"), self.ids(), false))
+            .or(matches_any(col(column::INITIATED_BY_EMAIL), &self.names))
+            .or(in_list(col(column::INITIATED_BY_ID), self.ids(), false))
             .or(self.about())
     }
 

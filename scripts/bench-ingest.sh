@@ -3,17 +3,7 @@
 # Prints events/s and the peak RSS of `insights ingest`.
 # Usage: scripts/bench-ingest.sh [EVENTS] [WORKDIR]
 set -euo pipefail
-cd "$(dirname "$0")/.."
-events=${1:-2000000}
-work=${2:-$(mktemp -d)}
-mkdir -p "$work"
-# INSIGHTS_BIN=path runs another build (to compare two side by side) instead of building this one.
-if [ -z "${INSIGHTS_BIN:-}" ]; then
-  cargo build --release --locked --bin insights
-fi
-bin=${INSIGHTS_BIN:-${CARGO_TARGET_DIR:-target}/release/insights}
-input="$work/events-$events.ndjson"
-[ -f "$input" ] || "$bin" generate --events "$events" --days 30 --seed 42 --start 2026-10-01 --out "$input"
+source "$(dirname "$0")/bench-input.sh"
 bytes=$(stat -c %s "$input")
 rm -rf "$work/store"
 /usr/bin/time -f '%e %M' -o "$work/time.txt" "$bin" ingest --store "$work/store" "$input" >"$work/summary.txt"

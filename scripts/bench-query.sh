@@ -4,17 +4,7 @@
 # and a full export of the store with its peak memory.
 # Usage: scripts/bench-query.sh [EVENTS] [WORKDIR]
 set -euo pipefail
-cd "$(dirname "$0")/.."
-events=${1:-2000000}
-work=${2:-$(mktemp -d)}
-mkdir -p "$work"
-# INSIGHTS_BIN=path runs another build (to compare two side by side) instead of building this one.
-if [ -z "${INSIGHTS_BIN:-}" ]; then
-  cargo build --release --locked --bin insights
-fi
-bin=${INSIGHTS_BIN:-${CARGO_TARGET_DIR:-target}/release/insights}
-input="$work/events-$events.ndjson"
-[ -f "$input" ] || "$bin" generate --events "$events" --days 30 --seed 42 --start 2026-10-01 --out "$input"
+source "$(dirname "$0")/bench-input.sh"
 if [ ! -d "$work/query-store" ]; then
   "$bin" ingest --store "$work/query-store" "$input" >/dev/null
   "$bin" compact --store "$work/query-store"

@@ -4,21 +4,14 @@ use std::fs::File;
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use insights_ingest::framing::{Chunk, RecordReader};
-use insights_ingest::{IngestConfig, Ingester, Rejection, StoreLocation};
+use insights_ingest::{BatchOutcome, IngestConfig, Ingester, StoreLocation};
 
 use crate::StoreArgs;
 
-/// Records per group commit (one fsync acknowledges them all).
-const CHUNK_RECORDS: usize = 8192;
-const CHUNK_BYTES: usize = 8 << 20;
-/// How often an idle input is checked for buffered events due for a commit.
-const IDLE_CHECK: Duration = Duration::from_secs(1);
 /// Rejection reasons shown in the summary.
 const SHOWN_REJECTIONS: usize = 5;
 
@@ -75,9 +68,19 @@ struct SourceRejection {
     reason: String,
 }
 
-enum Message {
-    Chunk(Chunk),
-    Failed(std::io::Error),
+impl Summary {
+    fn add(&mut self, input: &str, outcome: &BatchOutcome) {
+        self.accepted += outcome.accepted;
+        self.duplicates += outcome.duplicates;
+        self.rejected += outcome.rejected.len() as u64;
+        let room = SHOWN_REJECTIONS.saturating_sub(self.first_rejections.len());
+        self.first_rejections
+            .extend(outcome.rejected.iter().take(room).map(|r| SourceRejection {
+                source: input.to_owned(),
+                line: r.line,
+                reason: r.reason.clone(),
+            }));
+    }
 }
 
 pub async fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
@@ -107,7 +110,6 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     if let Some(limit) = args.max_record_bytes {
         config.max_record_bytes = limit;
     }
-    let max_record = config.max_record_bytes;
     let mut ingester = Ingester::open(config)
         .await
         .with_context(|| format!("opening the store {location}"))?;
@@ -119,19 +121,28 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
         ..Default::default()
     };
     for (name, input) in inputs {
-        let (sender, receiver) = sync_channel(2);
-        let reader = std::thread::spawn(move || read_chunks(input, max_record, &sender));
-        ingest_source(
-            &mut ingester,
-            &name,
-            receiver,
-            args.org.as_deref(),
-            args.acks,
-            &mut summary,
-            &progress,
-        )
-        .await?;
-        let _ = reader.join();
+        let org = args.org.as_deref();
+        ingester
+            .ingest_stream(&name, input, org, |chunk, outcome| {
+                summary.add(&name, &outcome);
+                let through_line = chunk.records.last().map_or(0, |r| r.line);
+                if args.acks {
+                    let ack = serde_json::json!({
+                        "ack": name, "through_line": through_line, "accepted": outcome.accepted,
+                        "duplicates": outcome.duplicates, "last_seq": outcome.last_seq,
+                    });
+                    let mut stdout = std::io::stdout().lock();
+                    writeln!(stdout, "{ack}").and_then(|()| stdout.flush())?;
+                }
+                progress.inc(chunk.records.len() as u64);
+                let seconds = progress.elapsed().as_secs_f64().max(1e-3);
+                progress.set_message(format!(
+                    "{:.0} events/s",
+                    progress.position() as f64 / seconds
+                ));
+                Ok(())
+            })
+            .await?;
     }
     let wal_dir = ingester.wal_dir().to_path_buf();
     ingester.flush().await.with_context(|| {
@@ -156,105 +167,6 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-fn read_chunks(input: Box<dyn Read + Send>, max_record: usize, sender: &SyncSender<Message>) {
-    let mut reader = match RecordReader::new(input, max_record) {
-        Ok(reader) => reader,
-        Err(e) => {
-            let _ = sender.send(Message::Failed(e));
-            return;
-        }
-    };
-    loop {
-        // Room for a full chunk plus one record that overshoots it.
-        let mut chunk = Chunk::with_capacity(CHUNK_RECORDS, CHUNK_BYTES + (1 << 20));
-        match reader.next_chunk(&mut chunk, CHUNK_RECORDS, CHUNK_BYTES) {
-            Ok(true) => {
-                if sender.send(Message::Chunk(chunk)).is_err() {
-                    return;
-                }
-            }
-            Ok(false) => return,
-            Err(e) => {
-                let _ = sender.send(Message::Failed(e));
-                return;
-            }
-        }
-    }
-}
-
-async fn ingest_source(
-    ingester: &mut Ingester,
-    name: &str,
-    receiver: Receiver<Message>,
-    org: Option<&str>,
-    acks: bool,
-    summary: &mut Summary,
-    progress: &ProgressBar,
-) -> anyhow::Result<()> {
-    loop {
-        // The reader thread blocks on I/O; wait for it off the async workers.
-        let message = tokio::task::block_in_place(|| receiver.recv_timeout(IDLE_CHECK));
-        let chunk = match message {
-            Ok(Message::Chunk(chunk)) => chunk,
-            Ok(Message::Failed(e)) => {
-                return Err(anyhow::anyhow!("reading {name}: {e}"));
-            }
-            // A slow producer: commit what has waited long enough, then keep waiting.
-            Err(RecvTimeoutError::Timeout) => {
-                flush_if_due(ingester).await?;
-                continue;
-            }
-            Err(RecvTimeoutError::Disconnected) => return Ok(()),
-        };
-        let outcome = ingester.ingest(name, &chunk, org).await.with_context(|| {
-            format!(
-                "ingesting {name} stopped before line {}; every event acknowledged before is \
-                 kept in the write-ahead log {} and committed by the next ingest or serve on \
-                 this store",
-                chunk.records.first().map_or(0, |r| r.line),
-                ingester.wal_dir().display()
-            )
-        })?;
-        flush_if_due(ingester).await?;
-        summary.accepted += outcome.accepted;
-        summary.duplicates += outcome.duplicates;
-        summary.rejected += outcome.rejected.len() as u64;
-        for Rejection { line, reason } in outcome.rejected {
-            if summary.first_rejections.len() < SHOWN_REJECTIONS {
-                summary.first_rejections.push(SourceRejection {
-                    source: name.to_owned(),
-                    line,
-                    reason,
-                });
-            }
-        }
-        let through_line = chunk.records.last().map_or(0, |r| r.line);
-        if acks {
-            let ack = serde_json::json!({
-                "ack": name, "through_line": through_line, "accepted": outcome.accepted,
-                "duplicates": outcome.duplicates, "last_seq": outcome.last_seq,
-            });
-            let mut stdout = std::io::stdout().lock();
-            writeln!(stdout, "{ack}").and_then(|()| stdout.flush())?;
-        }
-        progress.inc(chunk.records.len() as u64);
-        let seconds = progress.elapsed().as_secs_f64().max(1e-3);
-        progress.set_message(format!(
-            "{:.0} events/s",
-            progress.position() as f64 / seconds
-        ));
-    }
-}
-
-/// Commits what has waited long enough. A failed commit is retried by the ingester (and
-/// logged where it failed); ingest stops only when the buffer is full behind it.
-async fn flush_if_due(ingester: &mut Ingester) -> anyhow::Result<()> {
-    match ingester.flush_if_due().await {
-        Ok(()) | Err(insights_ingest::Error::Commit { .. }) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
 }
 
 fn progress_bar() -> ProgressBar {

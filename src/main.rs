@@ -11,7 +11,6 @@ mod ingest_cmd;
 mod keys_cmd;
 mod query_cmds;
 mod serve_cmd;
-mod sql_output;
 mod table_cmds;
 mod views_cmd;
 

@@ -394,12 +394,15 @@ pub async fn sql(args: SqlArgs) -> anyhow::Result<ExitCode> {
     let engine = engine(&args.store).await?;
     let mut stream = engine.sql(&args.scope.scope(), &args.query).await?;
     let mut out = output(&args.output.out)?;
-    let mut writer = crate::sql_output::SqlWriter::new(format, stream.schema());
+    let mut writer = insights_query::SqlWriter::new(format, stream.schema());
     while let Some(batch) = stream.try_next().await? {
         writer.write(&batch, &mut out)?;
     }
-    writer.finish(&mut out)?;
+    let rows = writer.finish(&mut out)?;
     out.flush()?;
+    if format == Format::Table {
+        eprintln!("{rows} rows");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

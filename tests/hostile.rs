@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::support::client::{Answer, receive, runtime};
 use crate::support::server::{Server, fresh_store, key};
 use crate::support::{generate, run, stderr, stdout};
 
@@ -46,51 +47,9 @@ fn fixture(events: &str) -> Fixture {
     }
 }
 
-/// An answer: status, headers, body.
-struct Answer {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    fn message(&self) -> String {
-        self.json()["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    }
-
-    fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .get(name)
-            .map(|v| v.to_str().unwrap().to_owned())
-    }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// Sends a request built by `build` and reads the whole answer.
 fn send(build: impl FnOnce(&reqwest::Client) -> reqwest::RequestBuilder) -> Answer {
-    runtime().block_on(async {
-        let client = reqwest::Client::new();
-        let response = build(&client).send().await.expect("the server answers");
-        Answer {
-            status: response.status().as_u16(),
-            headers: response.headers().clone(),
-            body: response.bytes().await.unwrap().to_vec(),
-        }
-    })
+    runtime().block_on(receive(build(&reqwest::Client::new())))
 }
 
 fn post(server: &Server, path: &str, key: &str, body: String) -> Answer {

@@ -4,60 +4,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::support::client::{Answer, receive as send, runtime};
 use crate::support::server::{Server, fresh_store, key};
 use crate::support::{run, stderr};
 
 const A: &str = "orga";
 const B: &str = "orgb";
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-struct Answer {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    fn header(&self, name: &str) -> String {
-        self.headers
-            .get(name)
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default()
-    }
-
-    /// Asserts an error answer of `status` with the JSON error body.
-    fn error(&self, status: u16) -> String {
-        assert_eq!(
-            self.status,
-            status,
-            "{}",
-            String::from_utf8_lossy(&self.body)
-        );
-        let body = self.json();
-        assert!(body["error"]["code"].is_string(), "{body}");
-        body["error"]["message"].as_str().unwrap().to_owned()
-    }
-}
-
-async fn send(request: reqwest::RequestBuilder) -> Answer {
-    let response = request.send().await.expect("the server answers");
-    Answer {
-        status: response.status().as_u16(),
-        headers: response.headers().clone(),
-        body: response.bytes().await.unwrap().to_vec(),
-    }
-}
 
 fn post(
     client: &reqwest::Client,
@@ -149,13 +101,13 @@ fn keys_roles_and_organizations_isolate_tenants() {
         let page = send(post(&client, events.clone(), &read_a, all.clone())).await;
         assert_eq!(page.status, 200);
         assert_eq!(ids(&page), ["a1", "a2"]);
-        assert_eq!(page.header("x-result-count"), "2");
-        assert_eq!(page.header("x-limit"), "1000");
-        assert_eq!(page.header("x-sort"), "ASC");
-        let after: Value = serde_json::from_str(&page.header("x-search_after")).unwrap();
+        assert_eq!(page.header("x-result-count").unwrap(), "2");
+        assert_eq!(page.header("x-limit").unwrap(), "1000");
+        assert_eq!(page.header("x-sort").unwrap(), "ASC");
+        let after: Value = serde_json::from_str(&page.header("x-search_after").unwrap()).unwrap();
         assert_eq!(after[1], "a2");
         assert_eq!(after[0], 1_790_852_400_000_i64);
-        assert_eq!(page.header("x-request-id").len(), 36);
+        assert_eq!(page.header("x-request-id").unwrap().len(), 36);
         assert_eq!(ids(&send(post(&client, events.clone(), &admin_a, all.clone())).await), ["a1", "a2"]);
 
         // Attacks: another organization in x-org-id, in search_term, in SQL.
@@ -323,14 +275,14 @@ fn di_paging_returns_every_event_once_while_ingest_continues() {
             let rows = page.json();
             let rows = rows.as_array().unwrap();
             seen.extend(rows.iter().map(|e| e["id"].as_str().unwrap().to_owned()));
-            let count: usize = page.header("x-result-count").parse().unwrap();
-            let limit: usize = page.header("x-limit").parse().unwrap();
+            let count: usize = page.header("x-result-count").unwrap().parse().unwrap();
+            let limit: usize = page.header("x-limit").unwrap().parse().unwrap();
             assert_eq!(count, rows.len());
             if count < limit {
                 break;
             }
             body = request.clone();
-            body["search_after"] = serde_json::from_str(&page.header("x-search_after")).unwrap();
+            body["search_after"] = serde_json::from_str(&page.header("x-search_after").unwrap()).unwrap();
         }
         writer.await.unwrap();
         let mut expected: Vec<String> = (0..4000).map(|i| format!("w{i:06}")).collect();
@@ -370,7 +322,7 @@ fn overload_answers_429_and_503_with_retry_after() {
             match answer.status {
                 200 => accepted += answer.json()["accepted"].as_u64().unwrap(),
                 429 => {
-                    assert_eq!(answer.header("retry-after"), "1");
+                    assert_eq!(answer.header("retry-after").unwrap(), "1");
                     answer.error(429);
                     refused += 1;
                 }
@@ -396,7 +348,7 @@ fn overload_answers_429_and_503_with_retry_after() {
         for task in tasks {
             let answer = task.await.unwrap();
             if answer.status == 503 {
-                assert_eq!(answer.header("retry-after"), "1");
+                assert_eq!(answer.header("retry-after").unwrap(), "1");
                 answer.error(503);
                 busy += 1;
             } else {

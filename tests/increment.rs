@@ -429,21 +429,24 @@ fn window_increments_wait_for_closed_windows_and_take_late_events_once() {
     // A backfill of a past window: exactly the events of that window, under backfill/, once.
     let from = (now - Duration::minutes(60)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let to = (now - Duration::minutes(30)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let backfill = |env: &[(&str, &str)]| {
+        bench.cli(
+            &[
+                "export-increment",
+                "--store",
+                TABLE,
+                "--dest",
+                dest,
+                "--from",
+                &from,
+                "--to",
+                &to,
+            ],
+            env,
+        )
+    };
     // The first attempt dies after its objects; the re-run completes the claimed backfill.
-    let crashed = bench.cli(
-        &[
-            "export-increment",
-            "--store",
-            TABLE,
-            "--dest",
-            dest,
-            "--from",
-            &from,
-            "--to",
-            &to,
-        ],
-        &[("INSIGHTS_FAILPOINT", "export-before-manifest")],
-    );
+    let crashed = backfill(&[("INSIGHTS_FAILPOINT", "export-before-manifest")]);
     assert!(!crashed.status.success());
     let (report, _) = bench.export(&["--dest", dest, "--from", &from, "--to", &to], &[]);
     assert_eq!(report["status"], "backfilled");
@@ -467,20 +470,7 @@ fn window_increments_wait_for_closed_windows_and_take_late_events_once() {
         lines == expected,
         "the backfill differs from the table's window"
     );
-    let again = bench.cli(
-        &[
-            "export-increment",
-            "--store",
-            TABLE,
-            "--dest",
-            dest,
-            "--from",
-            &from,
-            "--to",
-            &to,
-        ],
-        &[],
-    );
+    let again = backfill(&[]);
     assert!(!again.status.success());
     assert!(
         stderr(&again).contains("already backfilled"),

@@ -52,6 +52,17 @@ pub enum Error {
     },
     #[error("{0}")]
     Unavailable(String),
+    #[error(
+        "ingesting {input} stopped before line {line}; every event acknowledged before is kept \
+         in the write-ahead log {} and committed by the next ingest or serve on this store: \
+         {source}", wal.display()
+    )]
+    Interrupted {
+        input: String,
+        line: u64,
+        wal: PathBuf,
+        source: Box<Error>,
+    },
 }
 
 impl Error {

@@ -118,7 +118,7 @@ fn decode_all<'a>(
 
 /// The ingest engine of one store. One process at a time may ingest into a store.
 pub struct Ingester {
-    config: IngestConfig,
+    pub(crate) config: IngestConfig,
     /// The table as of the last finished commit. Partition keys are read from it while a
     /// commit is under way: a partition not loaded yet has no events in that commit, because
     /// partitions with uncommitted events are never evicted.

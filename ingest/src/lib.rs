@@ -14,6 +14,7 @@ mod ingester;
 pub mod maintenance;
 mod quarantine;
 mod store;
+mod stream;
 mod table;
 #[cfg(test)]
 mod test_support;

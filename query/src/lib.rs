@@ -41,6 +41,7 @@ mod filter;
 mod limits;
 mod scan;
 mod sql;
+mod sql_output;
 mod views;
 
 pub use aggregate::{
@@ -52,4 +53,5 @@ pub use engine::{QueryConfig, QueryEngine, Scope};
 pub use error::{Error, Result};
 pub use events::{EventsPage, check_fields, sort_header};
 pub use sql::EVENTS_TABLE;
+pub use sql_output::SqlWriter;
 pub use views::{View, ViewStore};

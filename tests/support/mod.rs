@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test module uses a different subset
 
+pub mod client;
 pub mod moto;
 pub mod server;
 
@@ -179,24 +180,12 @@ pub fn read_events(store: &Path) -> Vec<StoredEvent> {
             let organization = partition["organization"].clone().unwrap();
             for batch in builder.with_projection(mask).build().unwrap() {
                 let batch = batch.unwrap();
-                let utf8 = |name: &str| {
-                    arrow::compute::cast(
-                        batch.column_by_name(name).unwrap(),
-                        &arrow::datatypes::DataType::Utf8,
-                    )
-                    .unwrap()
-                };
-                let (ids, raws) = (utf8("id"), utf8("raw"));
-                let (ids, raws) = (ids.as_string::<i32>(), raws.as_string::<i32>());
-                let times = batch
-                    .column_by_name("timestamp")
-                    .unwrap()
-                    .as_primitive::<TimestampMicrosecondType>();
+                let identity = Identity::of(&batch);
                 events.extend((0..batch.num_rows()).map(|i| StoredEvent {
                     organization: organization.clone(),
-                    id: ids.value(i).to_owned(),
-                    timestamp_us: times.value(i),
-                    raw: raws.value(i).to_owned(),
+                    id: identity.id(i),
+                    timestamp_us: identity.timestamp_us(i),
+                    raw: identity.raw(i),
                 }));
             }
         }
@@ -204,27 +193,53 @@ pub fn read_events(store: &Path) -> Vec<StoredEvent> {
     })
 }
 
+/// The id, timestamp and raw JSON columns of a batch. Writers may choose Utf8 or Utf8View;
+/// both are read as Utf8.
+struct Identity {
+    ids: arrow::array::ArrayRef,
+    times: arrow::array::ArrayRef,
+    raws: arrow::array::ArrayRef,
+}
+
+impl Identity {
+    fn of(batch: &RecordBatch) -> Self {
+        let utf8 = |name: &str| {
+            arrow::compute::cast(
+                batch.column_by_name(name).unwrap(),
+                &arrow::datatypes::DataType::Utf8,
+            )
+            .unwrap()
+        };
+        Self {
+            ids: utf8("id"),
+            times: batch.column_by_name("timestamp").unwrap().clone(),
+            raws: utf8("raw"),
+        }
+    }
+
+    fn id(&self, i: usize) -> String {
+        self.ids.as_string::<i32>().value(i).to_owned()
+    }
+
+    fn raw(&self, i: usize) -> String {
+        self.raws.as_string::<i32>().value(i).to_owned()
+    }
+
+    fn timestamp_us(&self, i: usize) -> i64 {
+        self.times
+            .as_primitive::<TimestampMicrosecondType>()
+            .value(i)
+    }
+}
+
 fn rows_of(batch: &RecordBatch, organization: &str, date: &str) -> Vec<StoredRow> {
-    // Writers may choose Utf8 or Utf8View; read both as Utf8.
-    let utf8 = |name: &str| {
-        arrow::compute::cast(
-            batch.column_by_name(name).unwrap(),
-            &arrow::datatypes::DataType::Utf8,
-        )
-        .unwrap()
-    };
-    let (ids, raws) = (utf8("id"), utf8("raw"));
-    let (ids, raws) = (ids.as_string::<i32>(), raws.as_string::<i32>());
-    let times = batch
-        .column_by_name("timestamp")
-        .unwrap()
-        .as_primitive::<TimestampMicrosecondType>();
+    let identity = Identity::of(batch);
     (0..batch.num_rows())
         .map(|i| StoredRow {
             organization: organization.to_owned(),
-            timestamp_us: times.value(i),
-            id: ids.value(i).to_owned(),
-            raw: raws.value(i).to_owned(),
+            timestamp_us: identity.timestamp_us(i),
+            id: identity.id(i),
+            raw: identity.raw(i),
             date: date.to_owned(),
             columns: batch
                 .schema()

@@ -261,6 +261,20 @@ impl QueryEngine {
         Ok(())
     }
 
+    /// Reads into `raw` the events of `keys` that it does not hold yet; answers how many
+    /// were asked for.
+    pub(super) async fn read_raw<'k>(
+        &self,
+        organization: &str,
+        window: Window,
+        keys: impl Iterator<Item = &'k Key>,
+        raw: &mut HashMap<Key, Value>,
+    ) -> Result<usize> {
+        let missing: Vec<Key> = keys.filter(|key| !raw.contains_key(key)).cloned().collect();
+        raw.extend(self.raw_events(organization, window, &missing).await?);
+        Ok(missing.len())
+    }
+
     /// The raw events of `keys`, parsed, found by time and id: each look names at most
     /// [`TIMES_PER_LOOK`] times, so the pages' time statistics skip every page that holds none
     /// of them (and the bloom filters on `id` the row groups), and `id` and `raw` are decoded

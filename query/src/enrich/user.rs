@@ -347,17 +347,11 @@ impl QueryEngine {
 
         let mut to_user = newest(std::mem::take(&mut fold.to_user), ATTRIBUTE_EVENTS);
         let by_user = newest(std::mem::take(&mut fold.by_user), RECENT_CHANGES);
-        let missing: Vec<Key> = to_user
-            .iter()
-            .chain(&by_user)
-            .map(|(key, _)| key)
-            .filter(|key| !raw.contains_key(key))
-            .cloned()
-            .collect();
-        raw.extend(self.raw_events(organization, window, &missing).await?);
+        let keys = to_user.iter().chain(&by_user).map(|(key, _)| key);
+        let read = self.read_raw(organization, window, keys, &mut raw).await?;
         tracing::debug!(
             elapsed_ms = started.elapsed().as_millis() as u64,
-            events = missing.len(),
+            events = read,
             "enrichment: raw details read"
         );
 
@@ -517,18 +511,9 @@ impl QueryEngine {
                 grew |= identity.ids.insert(id);
             }
             let renames = newest(renames, RENAME_EVENTS);
-            let missing: Vec<Key> = renames
-                .iter()
-                .map(|(key, _)| key)
-                .filter(|key| !raw.contains_key(key))
-                .cloned()
-                .collect();
-            raw.extend(self.raw_events(organization, window, &missing).await?);
-            tracing::debug!(
-                about = renames.len(),
-                read = missing.len(),
-                "enrichment: identity round"
-            );
+            let keys = renames.iter().map(|(key, _)| key);
+            let read = self.read_raw(organization, window, keys, raw).await?;
+            tracing::debug!(about = renames.len(), read, "enrichment: identity round");
             for (key, ()) in &renames {
                 if let Some(changes) = raw.get(key).and_then(|event| event.get("changes")) {
                     for name in names_in(changes) {

@@ -77,3 +77,20 @@ pub(super) async fn limited<T>(
         .observe(route, started.elapsed(), result.is_ok());
     result
 }
+
+/// A page of events for a DI event query, under the route's limits, with the paging headers.
+pub(super) async fn events_page(
+    app: &App,
+    caller: &Caller,
+    route: &str,
+    query: &insights_schemas::request::EventQuery,
+) -> Result<axum::response::Response, ApiError> {
+    let page = limited(app, caller, route, async {
+        Ok(app
+            .engine
+            .events_page(&caller.scope(), query, insights_query::Format::Json)
+            .await?)
+    })
+    .await?;
+    Ok(super::answer::page_response(page))
+}

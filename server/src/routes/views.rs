@@ -6,11 +6,11 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use insights_query::{Format, View};
+use insights_query::View;
 
-use super::answer::{json_response, page_response};
+use super::answer::json_response;
 use super::body::read_body;
-use super::limits::limited;
+use super::limits::events_page;
 use crate::App;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -76,12 +76,5 @@ pub(super) async fn run(
         .get(caller.organization()?, &name)
         .await?
         .query()?;
-    let page = limited(&app, &caller, "views", async {
-        Ok(app
-            .engine
-            .events_page(&caller.scope(), &query, Format::Json)
-            .await?)
-    })
-    .await?;
-    Ok(page_response(page))
+    events_page(&app, &caller, "views", &query).await
 }

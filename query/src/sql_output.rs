@@ -7,7 +7,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use arrow::util::pretty::pretty_format_batches;
 
-use insights_query::Format;
+use crate::{Format, Result};
 
 /// Rows of a text table are printed in groups of this many, each group with its header.
 const TABLE_GROUP_ROWS: usize = 10_000;
@@ -22,6 +22,7 @@ pub struct SqlWriter {
 }
 
 impl SqlWriter {
+    /// A writer of rows of `schema` in `format`.
     pub fn new(format: Format, schema: SchemaRef) -> Self {
         Self {
             format,
@@ -32,7 +33,8 @@ impl SqlWriter {
         }
     }
 
-    pub fn write(&mut self, batch: &RecordBatch, out: &mut dyn Write) -> anyhow::Result<()> {
+    /// Writes one batch (a text table holds its rows back until a group is full).
+    pub fn write(&mut self, batch: &RecordBatch, out: &mut dyn Write) -> Result<()> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
@@ -72,7 +74,7 @@ impl SqlWriter {
         Ok(())
     }
 
-    fn flush_table(&mut self, out: &mut dyn Write) -> anyhow::Result<()> {
+    fn flush_table(&mut self, out: &mut dyn Write) -> Result<()> {
         if !self.pending.is_empty() {
             writeln!(out, "{}", pretty_format_batches(&self.pending)?)?;
         }
@@ -81,7 +83,9 @@ impl SqlWriter {
         Ok(())
     }
 
-    pub fn finish(&mut self, out: &mut dyn Write) -> anyhow::Result<()> {
+    /// Ends the output (closing brackets, an empty table's header); answers how many rows
+    /// were written.
+    pub fn finish(&mut self, out: &mut dyn Write) -> Result<usize> {
         match self.format {
             Format::Table => {
                 if self.rows == 0 {
@@ -92,7 +96,6 @@ impl SqlWriter {
                     )?;
                 }
                 self.flush_table(out)?;
-                eprintln!("{} rows", self.rows);
             }
             Format::Json => out.write_all(if self.rows == 0 { b"[]\n" } else { b"]\n" })?,
             Format::Csv if self.rows == 0 => {
@@ -103,6 +106,6 @@ impl SqlWriter {
             }
             Format::Csv | Format::Ndjson => {}
         }
-        Ok(())
+        Ok(self.rows)
     }
 }

@@ -1,0 +1,14 @@
+# Sourced by the benchmark scripts: the binary to measure and a generated input.
+# Sets `events` (first argument, default 2,000,000), `work` (second argument, default a new
+# temporary directory), `bin` and `input` (generated events over 30 days, kept between runs).
+# INSIGHTS_BIN=path runs another build (to compare two side by side) instead of building this one.
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+events=${1:-2000000}
+work=${2:-$(mktemp -d)}
+mkdir -p "$work"
+if [ -z "${INSIGHTS_BIN:-}" ]; then
+  cargo build --release --locked --bin insights
+fi
+bin=${INSIGHTS_BIN:-${CARGO_TARGET_DIR:-target}/release/insights}
+input="$work/events-$events.ndjson"
+[ -f "$input" ] || "$bin" generate --events "$events" --days 30 --seed 42 --start 2026-10-01 --out "$input"

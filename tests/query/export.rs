@@ -1,0 +1,271 @@
+//! Exports and saved views: exact, quoted and flattened, and bounded in memory.
+
+use super::*;
+
+#[test]
+fn exports_are_exact_and_csv_quotes_and_flattens() {
+    let lines = crafted();
+    let (dir, store) = store_with(&lines);
+    let export = |args: &[&str]| {
+        let mut all = vec!["export", "--start", "2026-01-01T00:00:00Z"];
+        all.extend_from_slice(args);
+        let output = insights_in(&store, &all);
+        assert!(output.status.success(), "{}", stderr(&output));
+        output
+    };
+    // NDJSON: the raw events, byte for byte, in (timestamp, id) order.
+    let ndjson = dir.path().join("all.ndjson");
+    export(&["--out", ndjson.to_str().unwrap()]);
+    let exported = std::fs::read_to_string(&ndjson).unwrap();
+    let mut expected = lines.clone();
+    expected.sort_by_key(|line| {
+        let (org, id, micros) = crate::support::identity(line);
+        (micros / 1000, id, micros, org)
+    });
+    assert_eq!(exported, expected.join("\n") + "\n");
+    // gzip, from the file name
+    let gz = dir.path().join("all.ndjson.gz");
+    export(&["--out", gz.to_str().unwrap()]);
+    let mut unzipped = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(&gz).unwrap()),
+        &mut unzipped,
+    )
+    .unwrap();
+    assert_eq!(unzipped, exported);
+    // JSON array to stdout
+    let output = export(&["--format", "json", "--org", A]);
+    let array: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(array.len(), 6);
+    assert_eq!(array[2]["error_message"], "bad, \"quoted\"\nline");
+    // CSV: header, typed columns, requested dot paths, RFC 4180 quoting, UTC milliseconds
+    let output = export(&[
+        "--format",
+        "csv",
+        "--org",
+        A,
+        "--fields",
+        "outer.eap_type,changes",
+    ]);
+    let mut reader = csv::Reader::from_reader(output.stdout.as_slice());
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(header[..3], ["timestamp", "id", "organization"]);
+    assert_eq!(header[header.len() - 2..], ["outer.eap_type", "changes"]);
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 6);
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    assert_eq!(&rows[2][column("error_message")], "bad, \"quoted\"\nline");
+    assert_eq!(&rows[2][column("system_hostname")], "Computer123");
+    assert_eq!(&rows[3][column("timestamp")], "2026-10-02T09:30:00.123Z");
+    assert_eq!(&rows[3][column("initiated_by_email")], "Admin@Example.com");
+    assert_eq!(
+        &rows[3][column("changes")],
+        r#"[{"field":"email","from":"a@x.io","to":"b@x.io"}]"#
+    );
+    assert_eq!(&rows[1][column("outer.eap_type")], "PEAP");
+    assert_eq!(&rows[1][column("success")], "false");
+    assert_eq!(&rows[0][column("success")], "false");
+    assert_eq!(&rows[5][column("mfa")], "");
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("\"bad, \"\"quoted\"\"\nline\""), "{text}");
+    assert!(text.ends_with("\r\n"));
+}
+
+#[test]
+fn saved_views_are_created_listed_run_exported_and_deleted() {
+    let now = chrono::Utc::now();
+    let recent =
+        (now - chrono::Duration::hours(2)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let old =
+        (now - chrono::Duration::days(3)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let mut lines = crafted();
+    lines.push(event(
+        A,
+        "recent-fail",
+        &recent,
+        "sso",
+        "sso_auth",
+        json!({"sso_token_success": false}),
+    ));
+    lines.push(event(
+        A,
+        "old-fail",
+        &old,
+        "sso",
+        "sso_auth",
+        json!({"sso_token_success": false}),
+    ));
+    let (dir, store) = store_with(&lines);
+    let views = |args: &[&str]| {
+        let mut all = vec!["views"];
+        all.extend_from_slice(args);
+        insights_in(&store, &all)
+    };
+    let ok = |output: Output| {
+        assert!(output.status.success(), "{}", stderr(&output));
+        stdout(&output)
+    };
+    ok(views(&[
+        "create",
+        "failed-sso-24h",
+        "--org",
+        A,
+        "--description",
+        "failed SSO, last day",
+        "--range",
+        "last 24h",
+        "--service",
+        "sso",
+        "--search-term",
+        r#"{"success": false}"#,
+    ]));
+    ok(views(&[
+        "create",
+        "october-radius",
+        "--org",
+        A,
+        "--start",
+        "2026-10-01T00:00:00Z",
+        "--end",
+        "2026-11-01T00:00:00Z",
+        "--service",
+        "radius",
+    ]));
+    let again = views(&[
+        "create",
+        "october-radius",
+        "--org",
+        A,
+        "--start",
+        "2026-10-01T00:00:00Z",
+    ]);
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
+    let bad = views(&["create", "broken", "--org", A, "--range", "since forever"]);
+    assert!(stderr(&bad).contains("range"), "{}", stderr(&bad));
+
+    let listed = ok(views(&["list", "--org", A]));
+    assert!(
+        listed.contains("failed-sso-24h")
+            && listed.contains("last 24h")
+            && listed.contains("october-radius"),
+        "{listed}"
+    );
+    assert!(ok(views(&["list", "--org", B])).trim().is_empty());
+    let shown: Value =
+        serde_json::from_str(&ok(views(&["show", "failed-sso-24h", "--org", A]))).unwrap();
+    assert_eq!(shown["description"], "failed SSO, last day");
+
+    let run_ids = |name: &str| -> Vec<String> {
+        let page: Vec<Value> =
+            serde_json::from_str(&ok(views(&["run", name, "--org", A]))).unwrap();
+        page.iter()
+            .map(|e| e["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(run_ids("failed-sso-24h"), ["recent-fail"]);
+    assert_eq!(run_ids("october-radius"), ["a2", UUID]);
+    let out = dir.path().join("radius.csv");
+    ok(views(&[
+        "export",
+        "october-radius",
+        "--org",
+        A,
+        "--format",
+        "csv",
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 3);
+    let via_export = insights_in(&store, &["export", "--view", "october-radius", "--org", A]);
+    assert_eq!(
+        stdout(&via_export).lines().count(),
+        2,
+        "{}",
+        stderr(&via_export)
+    );
+
+    // another organization cannot see or run it
+    let foreign = views(&["run", "october-radius", "--org", B]);
+    assert!(
+        stderr(&foreign).contains("no saved view"),
+        "{}",
+        stderr(&foreign)
+    );
+    ok(views(&["delete", "october-radius", "--org", A]));
+    let gone = views(&["show", "october-radius", "--org", A]);
+    assert!(!gone.status.success() && stderr(&gone).contains("no saved view"));
+}
+
+/// Events for the memory test: the generator's realistic mix over 30 days.
+const BIG_EXPORT_EVENTS: &str = "2000000";
+
+#[test]
+fn exporting_two_million_events_stays_under_256_mib() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = crate::support::generate(
+        dir.path(),
+        "big.ndjson",
+        &["--events", BIG_EXPORT_EVENTS, "--days", "30"],
+    );
+    let store = dir.path().join("store");
+    crate::support::ingest_into(dir.path(), &input, &store);
+    let out = dir.path().join("all.ndjson.gz");
+    let output = insights_in(
+        &store,
+        &[
+            "export",
+            "--start",
+            "2020-01-01T00:00:00Z",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let summary = stderr(&output);
+    let exported: u64 = summary
+        .split("exported ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(exported.to_string(), BIG_EXPORT_EVENTS);
+    let peak: u64 = summary
+        .split("peak memory ")
+        .nth(1)
+        .expect("peak memory reported")
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(peak < 256, "export peak memory {peak} MiB: {summary}");
+    // The file holds every event once.
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(&out).unwrap()),
+        &mut text,
+    )
+    .unwrap();
+    let mut exported_lines: Vec<&str> = text.lines().collect();
+    let input_text = std::fs::read_to_string(&input).unwrap();
+    let mut input_lines: Vec<&str> = input_text.lines().collect();
+    exported_lines.sort_unstable();
+    input_lines.sort_unstable();
+    assert!(
+        exported_lines == input_lines,
+        "the export differs from the input"
+    );
+}

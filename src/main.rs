@@ -9,6 +9,7 @@ mod generate_cmd;
 mod increment_cmd;
 mod ingest_cmd;
 mod keys_cmd;
+mod pull_cmd;
 mod query_cmds;
 mod serve_cmd;
 mod table_cmds;
@@ -74,6 +75,9 @@ impl StoreArgs {
 enum Command {
     /// Ingest DI events from NDJSON or JSON-array files (optionally gzipped) or stdin.
     Ingest(ingest_cmd::IngestArgs),
+    /// Pull events from JumpCloud's DI API (or any DI-compatible server), once or
+    /// continuously, with no gaps and no duplicates.
+    Pull(pull_cmd::PullArgs),
     /// Write deterministic, realistic synthetic DI events as NDJSON.
     Generate(generate_cmd::GenerateArgs),
     /// Merge small files of each partition into large, time-sorted ones (data-neutral commit).
@@ -200,7 +204,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(_) => reexec_with_allocator_settings(SERVE_ALLOCATOR_ENV),
-        Command::Ingest(_) | Command::Generate(_) | Command::ExportIncrement(_) => {}
+        Command::Ingest(_)
+        | Command::Generate(_)
+        | Command::ExportIncrement(_)
+        | Command::Pull(_) => {}
         _ => reexec_with_allocator_settings(QUERY_ALLOCATOR_ENV),
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -233,6 +240,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve_cmd::run(args).await,
             Command::Enrich(args) => enrich_cmd::run(args).await,
             Command::Keys(args) => keys_cmd::run(args).await,
+            Command::Pull(args) => pull_cmd::run(args).await,
         }
     });
     match result {

@@ -52,12 +52,21 @@ pub struct ServeArgs {
     /// ingest takes the rest, queueing and then answering 429 when it cannot keep up.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=19))]
     ingest_nice: u8,
+    /// Pull from a DI API in the background, as this file says (TOML or JSON: organizations,
+    /// key_file, base_url, services, since, every, overlap, lag; see docs/pull.md).
+    #[arg(long, value_name = "FILE")]
+    pull: Option<std::path::PathBuf>,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let store = StoreLocation::parse(&args.store.store)?;
     let state_dir = args.store.state_dir(&store)?;
+    let pull = match &args.pull {
+        Some(path) => Some(insights_pull::read_pull_file(path)?),
+        None => None,
+    };
     let config = ServeConfig {
+        pull,
         listen: args.listen,
         max_body_bytes: args.max_body_bytes,
         max_record_bytes: args.max_record_bytes,

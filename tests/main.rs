@@ -15,5 +15,6 @@ mod hostile;
 mod http;
 mod increment;
 mod maintenance;
+mod pull;
 mod query;
 mod s3;

@@ -43,11 +43,19 @@ pub struct IngestReply {
     pub errors: Vec<LineError>,
 }
 
+/// What an ingest job brings.
+pub enum JobBody {
+    /// A request body: NDJSON or a JSON array, plain or gzip, framed by the ingest task.
+    Request { body: Bytes, max_record: usize },
+    /// A page the pull framed already, one record per event; `source` names it in the
+    /// quarantine.
+    Page { source: String, chunk: Chunk },
+}
+
 /// An ingest request waiting for the ingester.
 pub struct IngestJob {
-    pub body: Bytes,
+    pub body: JobBody,
     pub organization: String,
-    pub max_record: usize,
     pub reply: oneshot::Sender<Result<IngestReply, ApiError>>,
 }
 
@@ -151,15 +159,26 @@ async fn ingest_one(
     job: &IngestJob,
     chunk: &mut Chunk,
 ) -> Result<IngestReply, ApiError> {
-    // The body is in memory already: read straight from it.
-    let mut reader = RecordReader::buffered(Cursor::new(job.body.clone()), job.max_record)
-        .map_err(|e| ApiError::bad_request(format!("reading the body: {e}")))?;
     let mut reply = IngestReply {
         accepted: 0,
         duplicates: 0,
         rejected: 0,
         errors: Vec::new(),
     };
+    let (body, max_record) = match &job.body {
+        JobBody::Request { body, max_record } => (body, *max_record),
+        JobBody::Page { source, chunk } => {
+            let outcome = ingester
+                .ingest_unsynced(source, chunk, Some(&job.organization))
+                .await
+                .map_err(unavailable)?;
+            reply.add(outcome);
+            return Ok(reply);
+        }
+    };
+    // The body is in memory already: read straight from it.
+    let mut reader = RecordReader::buffered(Cursor::new(body.clone()), max_record)
+        .map_err(|e| ApiError::bad_request(format!("reading the body: {e}")))?;
     loop {
         let more = reader
             .next_chunk(chunk, CHUNK_RECORDS, CHUNK_BYTES)
@@ -175,24 +194,31 @@ async fn ingest_one(
         let outcome = ingester
             .ingest_unsynced("request", chunk, Some(&job.organization))
             .await
-            .map_err(|e| {
-                ApiError::busy(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!("ingest is unavailable: {e}"),
-                    RETRY_SECONDS,
-                )
-            })?;
-        reply.accepted += outcome.accepted;
-        reply.duplicates += outcome.duplicates;
-        reply.rejected += outcome.rejected.len() as u64;
-        reply
-            .errors
+            .map_err(unavailable)?;
+        reply.add(outcome);
+    }
+    Ok(reply)
+}
+
+fn unavailable(error: insights_ingest::Error) -> ApiError {
+    ApiError::busy(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("ingest is unavailable: {error}"),
+        RETRY_SECONDS,
+    )
+}
+
+impl IngestReply {
+    fn add(&mut self, outcome: insights_ingest::BatchOutcome) {
+        self.accepted += outcome.accepted;
+        self.duplicates += outcome.duplicates;
+        self.rejected += outcome.rejected.len() as u64;
+        self.errors
             .extend(outcome.rejected.into_iter().map(|r| LineError {
                 line: r.line,
                 reason: r.reason,
             }));
     }
-    Ok(reply)
 }
 
 /// The JSON answer.

@@ -13,8 +13,11 @@ mod ingest;
 pub mod keys;
 mod metrics;
 mod oauth;
+mod pull;
 mod routes;
 mod runtime;
+
+pub use runtime::shutdown_signal;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -60,6 +63,8 @@ pub struct ServeConfig {
     /// How much lower than the queries' the scheduling priority of the ingest threads is (a
     /// nice increment, 0-19; Linux only).
     pub ingest_nice: u8,
+    /// Pull from a DI API in the background (`--pull FILE`).
+    pub pull: Option<insights_pull::PullSettings>,
 }
 
 impl ServeConfig {
@@ -80,6 +85,7 @@ impl ServeConfig {
             flush_bytes: 64 << 20,
             query_memory_bytes: 256 << 20,
             ingest_nice: 10,
+            pull: None,
         }
     }
 }
@@ -111,6 +117,8 @@ struct App {
     max_queries_per_key: usize,
     metrics: Arc<metrics::Metrics>,
     wal_dir: PathBuf,
+    /// Each pulled organization's counters (empty without `--pull`).
+    pull: pull::PullStatsMap,
     max_body_bytes: usize,
     max_record_bytes: usize,
     request_timeout: Duration,
@@ -161,6 +169,15 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<Stopped> {
     let ingest_task = ingest_runtime
         .handle
         .spawn(ingest::run(ingester, receiver, metrics.clone()));
+    let (raise_stop, stop) = insights_pull::Stop::new();
+    let (pull_stats, pull_task) = match config.pull {
+        Some(settings) => {
+            let (stats, task) =
+                pull::start(settings, location.object_store()?, sender.clone(), stop)?;
+            (stats, Some(task))
+        }
+        None => (pull::PullStatsMap::new(), None),
+    };
     let app = Arc::new(App {
         engine: Arc::new(engine),
         views: ViewStore::open(&location)?,
@@ -171,6 +188,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<Stopped> {
         max_queries_per_key: config.max_queries_per_key.max(1),
         metrics,
         wal_dir: wal_dir.clone(),
+        pull: pull_stats,
         max_body_bytes: config.max_body_bytes,
         max_record_bytes: config.max_record_bytes,
         request_timeout: config.request_timeout.max(Duration::from_secs(1)),
@@ -179,7 +197,11 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<Stopped> {
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
     let address = listener.local_addr()?;
-    let shutdown = runtime::shutdown_signal();
+    let signal = runtime::shutdown_signal();
+    let shutdown = async move {
+        signal.await;
+        let _ = raise_stop.send(true);
+    };
     // One line on stdout that scripts (and tests) wait for.
     println!("listening on http://{address}");
     tracing::info!(%address, store = %location, "serving");
@@ -187,7 +209,11 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<Stopped> {
         .with_graceful_shutdown(shutdown)
         .await
         .context("serving HTTP")?;
-    // Stop taking ingest requests, let the ingester flush what it buffered, then exit.
+    // Stop the pull (between pages) and ingest requests, let the ingester flush what it
+    // buffered, then exit.
+    if let Some(task) = pull_task {
+        let _ = task.await;
+    }
     drop(app);
     match ingest_task.await.context("the ingest task failed")? {
         Ok(()) => Ok(Stopped::Flushed),

@@ -183,3 +183,84 @@ impl Metrics {
         out
     }
 }
+
+/// The pull's counters and gauges, one series per organization.
+pub fn render_pull(pull: &crate::pull::PullStatsMap) -> String {
+    let mut out = String::new();
+    if pull.is_empty() {
+        return out;
+    }
+    let now_us = chrono::Utc::now().timestamp_micros();
+    let statuses: Vec<_> = pull
+        .iter()
+        .map(|(org, s)| (org, s.status(now_us), s))
+        .collect();
+    type Value = fn(&insights_pull::OrgStatus, &insights_pull::PullStats) -> f64;
+    let series: [(&str, &str, &str, Value); 9] = [
+        (
+            "insights_pull_events_total",
+            "counter",
+            "Events received from the DI API.",
+            |s, _| s.pulled as f64,
+        ),
+        (
+            "insights_pull_stored_total",
+            "counter",
+            "Pulled events stored for the first time.",
+            |s, _| s.stored as f64,
+        ),
+        (
+            "insights_pull_duplicates_total",
+            "counter",
+            "Pulled events already stored (the overlap), dropped.",
+            |s, _| s.duplicates as f64,
+        ),
+        (
+            "insights_pull_quarantined_total",
+            "counter",
+            "Pulled events that did not decode, quarantined.",
+            |s, _| s.quarantined as f64,
+        ),
+        (
+            "insights_pull_retries_total",
+            "counter",
+            "DI API requests retried (429, 5xx, resets, timeouts, broken pages).",
+            |s, _| s.retries as f64,
+        ),
+        (
+            "insights_pull_failed_runs_total",
+            "counter",
+            "Pull runs that ended in an error.",
+            |s, _| s.failed_runs as f64,
+        ),
+        (
+            "insights_pull_last_success_timestamp_seconds",
+            "gauge",
+            "When the last pull run completed (0 before the first).",
+            |_, s| s.last_success_us.load(Ordering::Relaxed) as f64 / 1e6,
+        ),
+        (
+            "insights_pull_lag_seconds",
+            "gauge",
+            "How far the checkpoint (events before it are stored) is behind now.",
+            |s, _| s.lag_seconds.unwrap_or(-1.0),
+        ),
+        (
+            "insights_pull_error",
+            "gauge",
+            "1 while the last run of the organization failed.",
+            |s, _| f64::from(u8::from(s.last_error.is_some())),
+        ),
+    ];
+    for (name, kind, help, value) in series {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (org, status, stats) in &statuses {
+            let _ = writeln!(
+                out,
+                "{name}{{organization=\"{org}\"}} {}",
+                value(status, stats)
+            );
+        }
+    }
+    out
+}

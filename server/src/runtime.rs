@@ -73,7 +73,7 @@ fn set_thread_nice(_nice: i32) {}
 /// Resolves on SIGTERM or SIGINT. The handlers are installed when this is called, not when the
 /// future is first polled: a SIGTERM that arrives right after "listening" must not find the
 /// default action (an exit without flushing) still in place.
-pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
     #[cfg(unix)]

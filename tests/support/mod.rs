@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod moto;
+pub mod proxy;
 pub mod server;
 
 use std::collections::HashMap;

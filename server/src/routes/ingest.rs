@@ -11,7 +11,7 @@ use super::body::read_body_within;
 use crate::App;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::ingest::{IngestJob, respond};
+use crate::ingest::{IngestJob, JobBody, respond};
 
 type Shared = State<Arc<App>>;
 
@@ -63,9 +63,11 @@ pub(super) async fn ingest(
         let body = read_body_within(&headers, body, app.max_body_bytes).await?;
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job = IngestJob {
-            body,
+            body: JobBody::Request {
+                body,
+                max_record: app.max_record_bytes,
+            },
             organization,
-            max_record: app.max_record_bytes,
             reply,
         };
         app.ingest.try_send(job).map_err(|e| match e {

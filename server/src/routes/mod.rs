@@ -24,6 +24,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use answer::header_value;
+
+use crate::metrics;
 pub(crate) use answer::request_id;
 
 use crate::App;
@@ -114,17 +116,26 @@ async fn openapi() -> Response {
 /// `ok`, or 503 `degraded` with the reason while ingest cannot go on (queries still work).
 async fn healthz(State(app): Shared) -> Response {
     let version = app.engine.version();
-    match app.metrics.ingest_trouble() {
-        None => axum::Json(serde_json::json!({"status": "ok", "table_version": version}))
-            .into_response(),
-        Some(trouble) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(serde_json::json!({
-                "status": "degraded", "table_version": version, "ingest": trouble,
-            })),
-        )
-            .into_response(),
+    let mut body = serde_json::json!({"status": "ok", "table_version": version});
+    let mut status = StatusCode::OK;
+    if let Some(trouble) = app.metrics.ingest_trouble() {
+        body["status"] = "degraded".into();
+        body["ingest"] = trouble.into();
+        status = StatusCode::SERVICE_UNAVAILABLE;
     }
+    if !app.pull.is_empty() {
+        let now_us = chrono::Utc::now().timestamp_micros();
+        let pull: serde_json::Map<String, serde_json::Value> = app
+            .pull
+            .iter()
+            .map(|(org, stats)| {
+                let status = serde_json::to_value(stats.status(now_us)).unwrap_or_default();
+                (org.clone(), status)
+            })
+            .collect();
+        body["pull"] = pull.into();
+    }
+    (status, axum::Json(body)).into_response()
 }
 
 async fn metrics(State(app): Shared) -> Response {
@@ -138,7 +149,7 @@ async fn metrics(State(app): Shared) -> Response {
         .unwrap_or(0);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.render(wal_bytes),
+        app.metrics.render(wal_bytes) + &metrics::render_pull(&app.pull),
     )
         .into_response()
 }

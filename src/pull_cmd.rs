@@ -13,6 +13,11 @@ use insights_pull::{PullError, PullSettings, Puller, RunReport, Since, Stop, par
 
 use crate::StoreArgs;
 
+/// Events buffered before a table commit.
+const PULL_FLUSH_ROWS: usize = 100_000;
+/// Raw JSON buffered before a table commit.
+const PULL_FLUSH_BYTES: usize = 32 << 20;
+
 /// Arguments of `insights pull`.
 #[derive(clap::Args)]
 pub struct PullArgs {
@@ -98,7 +103,12 @@ pub async fn run(args: PullArgs) -> anyhow::Result<ExitCode> {
     let settings = args.settings()?;
     let location = StoreLocation::parse(&args.store.store)?;
     let state_dir = args.store.state_dir(&location)?;
-    let ingester = Ingester::open(IngestConfig::new(location.clone(), &state_dir))
+    let mut config = IngestConfig::new(location.clone(), &state_dir);
+    // Half of `ingest`'s commit thresholds: a pull runs at the API's pace, and smaller
+    // commits keep the puller's memory near 450 MiB however much it pulls.
+    config.flush_rows = PULL_FLUSH_ROWS;
+    config.flush_bytes = PULL_FLUSH_BYTES;
+    let ingester = Ingester::open(config)
         .await
         .with_context(|| format!("opening the store {location}"))?;
     let (raise, stop) = Stop::new();
@@ -115,7 +125,7 @@ pub async fn run(args: PullArgs) -> anyhow::Result<ExitCode> {
         let mut first_error = None;
         for (org, result) in puller.run_once().await {
             match result {
-                Ok(report) => add(&mut totals, &report),
+                Ok(report) => totals.add(&report),
                 Err(e) => {
                     first_error.get_or_insert_with(|| anyhow::anyhow!("organization {org}: {e}"));
                 }
@@ -129,7 +139,7 @@ pub async fn run(args: PullArgs) -> anyhow::Result<ExitCode> {
                 |e| !e.is_transient(),
                 |org, result| {
                     if let Ok(report) = result {
-                        add(&mut totals, report);
+                        totals.add(report);
                     }
                     print_run(org, result, json);
                 },
@@ -157,20 +167,6 @@ pub async fn run(args: PullArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-fn add(totals: &mut RunReport, report: &RunReport) {
-    totals.pulled += report.pulled;
-    totals.stored += report.stored;
-    totals.duplicates += report.duplicates;
-    totals.quarantined += report.quarantined;
-    totals.pages += report.pages;
-    totals.retries += report.retries;
-    totals.seconds += report.seconds;
-    let room = 5usize.saturating_sub(totals.first_rejections.len());
-    totals
-        .first_rejections
-        .extend(report.first_rejections.iter().take(room).cloned());
 }
 
 /// One line per run in continuous mode, on stderr (or JSON on stdout).

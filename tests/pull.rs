@@ -329,6 +329,48 @@ fn faults_on_the_wire_are_retried_and_429_waits_as_told() {
 }
 
 #[test]
+fn an_event_that_does_not_decode_is_quarantined_and_the_pull_goes_on() {
+    let up = upstream("1000");
+    let down = up.dir.path().join("pulled");
+    let address = up
+        .server
+        .base
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    let proxy = Proxy::start(address, vec![Fault::BadEvent]);
+    let output = pull_command(up.dir.path(), &down, &proxy.url(), &up.read, &up.orgs, &[])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let report: Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    assert_eq!(report["quarantined"], 1, "{report}");
+    assert_eq!(
+        report["stored"],
+        1000 + SAME_MS_EVENTS as u64 - 1,
+        "{report}"
+    );
+    let reason = report["first_rejections"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("timestamp"), "{report}");
+    let quarantine = std::fs::read_to_string(down.join("_quarantine/rejected.ndjson")).unwrap();
+    assert!(
+        quarantine.contains("no timestamp") && quarantine.contains("page 1"),
+        "{quarantine}"
+    );
+    // The event it stood for comes with a backfill straight from upstream.
+    let again = pull(
+        up.dir.path(),
+        &down,
+        &up.server.base,
+        &up.read,
+        &up.orgs,
+        &["--since", "2026-09-01T00:00:00Z"],
+    );
+    assert_eq!(again["stored"], 1, "{again}");
+    assert_same(&up.store, &down);
+}
+
+#[test]
 fn a_wrong_or_revoked_key_stops_with_a_clear_error_and_stores_nothing() {
     let up = upstream("1000");
     let down = up.dir.path().join("pulled");

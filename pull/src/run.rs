@@ -32,6 +32,22 @@ pub struct RunReport {
     pub first_rejections: Vec<PageRejection>,
 }
 
+impl RunReport {
+    /// Adds another run's counts (for a summary of several organizations or runs).
+    pub fn add(&mut self, other: &RunReport) {
+        self.pulled += other.pulled;
+        self.stored += other.stored;
+        self.duplicates += other.duplicates;
+        self.quarantined += other.quarantined;
+        self.pages += other.pages;
+        self.retries += other.retries;
+        self.seconds += other.seconds;
+        let room = SHOWN_REJECTIONS.saturating_sub(self.first_rejections.len());
+        self.first_rejections
+            .extend(other.first_rejections.iter().take(room).cloned());
+    }
+}
+
 /// An event of a page that was quarantined.
 #[derive(Debug, Clone, Serialize)]
 pub struct PageRejection {

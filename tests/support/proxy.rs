@@ -23,6 +23,8 @@ pub enum Fault {
     BrokenJson,
     /// Forward it after this many milliseconds.
     Slow(u64),
+    /// Forward it, with the page's first event replaced by one that does not decode.
+    BadEvent,
 }
 
 /// A running proxy.
@@ -104,6 +106,7 @@ fn serve(
                 )
                 .as_bytes(),
             ),
+            Fault::BadEvent => client.write_all(&with_bad_event(&forward(upstream, &request))),
             Fault::CutShort => {
                 let whole = forward(upstream, &request);
                 let _ = client.write_all(&whole[..whole.len() / 2]);
@@ -168,4 +171,26 @@ fn forward(upstream: SocketAddr, request: &[u8]) -> Vec<u8> {
         return kept;
     }
     answer
+}
+
+/// An answer whose JSON array's first element is replaced by an event without a timestamp.
+fn with_bad_event(answer: &[u8]) -> Vec<u8> {
+    let end = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8_lossy(&answer[..end]);
+    let mut events: Vec<Box<serde_json::value::RawValue>> =
+        serde_json::from_slice(&answer[end..]).unwrap();
+    events[0] =
+        serde_json::value::RawValue::from_string(r#"{"id":"broken","note":"no timestamp"}"#.into())
+            .unwrap();
+    let body = serde_json::to_vec(&events).unwrap();
+    let head: String = head
+        .split("\r\n")
+        .filter(|line| {
+            !line.to_ascii_lowercase().starts_with("content-length:") && !line.is_empty()
+        })
+        .map(|line| format!("{line}\r\n"))
+        .collect();
+    let mut out = format!("{head}content-length: {}\r\n\r\n", body.len()).into_bytes();
+    out.extend_from_slice(&body);
+    out
 }

@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use arrow::array::{ArrayRef, AsArray, RecordBatch, TimestampMicrosecondArray, UInt32Array};
 use arrow::compute::{concat_batches, max, min, take_record_batch};
 use arrow::datatypes::TimestampMicrosecondType;
-use datafusion::prelude::{DataFrame, SessionContext, col, in_list, lit};
+use datafusion::prelude::{DataFrame, Expr, SessionContext, col, in_list, lit};
 use serde_json::Value;
 
 use insights_schemas::catalogue::is_known_field;
@@ -91,9 +91,10 @@ impl QueryEngine {
         })?;
         // Both reads see the same table version, so every key is found again.
         let loaded = self.current();
+        let page_filter = filter::filter(query)?;
         let mut frame = self
             .events_of(&ctx, scope, &loaded)?
-            .filter(filter::filter(query)?)?;
+            .filter(page_filter.clone())?;
         if let Some((ms, id)) = &query.search_after {
             frame = frame.filter(filter::after(query.sort, *ms, id))?;
         }
@@ -134,7 +135,8 @@ impl QueryEngine {
                 None => None,
             }
         } else {
-            self.rows_of(&ctx, scope, &loaded, &keys, &columns).await?
+            self.rows_of(&ctx, scope, &loaded, &keys, &columns, page_filter)
+                .await?
         };
         if let Some(page) = page {
             encoder.batch(&page, &mut body)?;
@@ -216,6 +218,11 @@ impl QueryEngine {
     }
 
     /// The rows of `keys`, in their order, with `columns`; `None` when there are no keys.
+    ///
+    /// A small page is found by its ids within the keys' time span. A large one (a puller's
+    /// 10,000 events) by the page's own filter within that span: the span holds the page's
+    /// rows and at most the rows sharing its first and last millisecond, and a list of
+    /// thousands of ids costs more to plan and evaluate than reading those few extra rows.
     async fn rows_of(
         &self,
         ctx: &SessionContext,
@@ -223,6 +230,7 @@ impl QueryEngine {
         loaded: &Loaded,
         keys: &[(String, i64, String)],
         columns: &[&'static str],
+        page_filter: Expr,
     ) -> Result<Option<RecordBatch>> {
         let (Some(first), Some(last)) = (
             keys.iter().map(|k| k.1).min(),
@@ -237,16 +245,17 @@ impl QueryEngine {
             }
         }
         let ids: BTreeSet<&str> = keys.iter().map(|k| k.2.as_str()).collect();
+        let which = if ids.len() > MAX_LISTED_IDS {
+            page_filter
+        } else {
+            in_list(col(column::ID), ids.into_iter().map(lit).collect(), false)
+        };
         let batches = self
             .events_of(ctx, scope, loaded)?
             .filter(
                 filter::within(first, last + 1)
                     .and(filter::days(first, last))
-                    .and(in_list(
-                        col(column::ID),
-                        ids.into_iter().map(lit).collect(),
-                        false,
-                    )),
+                    .and(which),
             )?
             .select(read.iter().map(|c| col(*c)).collect::<Vec<_>>())?
             .collect()
@@ -277,6 +286,10 @@ impl QueryEngine {
         Ok(Some(project(&ordered, columns)?))
     }
 }
+
+/// Pages of more events than this find their rows again by the page's filter, not by a list
+/// of their ids.
+const MAX_LISTED_IDS: usize = 1_000;
 
 /// The columns that identify an event of the page.
 const KEY_COLUMNS: [&str; 3] = [column::ORGANIZATION, column::TIMESTAMP, column::ID];

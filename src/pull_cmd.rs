@@ -162,7 +162,7 @@ pub async fn run(args: PullArgs) -> anyhow::Result<ExitCode> {
     flushed?;
     closed?;
     print_summary(&totals, args.json)?;
-    Ok(if totals.quarantined > 0 {
+    Ok(if totals.counts.quarantined > 0 {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
@@ -175,10 +175,10 @@ fn print_run(org: &str, result: &Result<RunReport, PullError>, json: bool) {
         (Ok(report), true) => println!("{}", serde_json::to_string(report).unwrap_or_default()),
         (Ok(report), false) => eprintln!(
             "{org}: {} pulled, {} stored, {} duplicates, {} quarantined in {:.1} s ({} → {})",
-            report.pulled,
-            report.stored,
-            report.duplicates,
-            report.quarantined,
+            report.counts.pulled,
+            report.counts.stored,
+            report.counts.duplicates,
+            report.counts.quarantined,
             report.seconds,
             report.window_start,
             report.window_end
@@ -206,14 +206,14 @@ fn print_summary(totals: &RunReport, json: bool) -> anyhow::Result<()> {
     println!(
         "pulled {} events in {} pages: {} stored, {} duplicates, {} quarantined, {} retries, \
          {:.2} s ({:.0} events/s)",
-        totals.pulled,
-        totals.pages,
-        totals.stored,
-        totals.duplicates,
-        totals.quarantined,
-        totals.retries,
+        totals.counts.pulled,
+        totals.counts.pages,
+        totals.counts.stored,
+        totals.counts.duplicates,
+        totals.counts.quarantined,
+        totals.counts.retries,
         totals.seconds,
-        totals.pulled as f64 / totals.seconds.max(1e-9)
+        totals.counts.pulled as f64 / totals.seconds.max(1e-9)
     );
     for rejection in &totals.first_rejections {
         println!(

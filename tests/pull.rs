@@ -31,6 +31,17 @@ struct Upstream {
     read: String,
 }
 
+impl Upstream {
+    /// The server's socket address, for a proxy in front of it.
+    fn address(&self) -> std::net::SocketAddr {
+        self.server
+            .base
+            .trim_start_matches("http://")
+            .parse()
+            .unwrap()
+    }
+}
+
 fn upstream(events: &str) -> Upstream {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("upstream");
@@ -278,12 +289,7 @@ fn sigkill_of_the_puller_at_random_points_neither_loses_nor_duplicates() {
 fn faults_on_the_wire_are_retried_and_429_waits_as_told() {
     let up = upstream("5000");
     let down = up.dir.path().join("pulled");
-    let upstream_address = up
-        .server
-        .base
-        .trim_start_matches("http://")
-        .parse()
-        .unwrap();
+
     let script = vec![
         Fault::RateLimited(2),
         Fault::Pass,
@@ -296,7 +302,7 @@ fn faults_on_the_wire_are_retried_and_429_waits_as_told() {
         Fault::Pass,
         Fault::RateLimited(1),
     ];
-    let proxy = Proxy::start(upstream_address, script);
+    let proxy = Proxy::start(up.address(), script);
     let started = Instant::now();
     let report = pull(
         up.dir.path(),
@@ -332,13 +338,8 @@ fn faults_on_the_wire_are_retried_and_429_waits_as_told() {
 fn an_event_that_does_not_decode_is_quarantined_and_the_pull_goes_on() {
     let up = upstream("1000");
     let down = up.dir.path().join("pulled");
-    let address = up
-        .server
-        .base
-        .trim_start_matches("http://")
-        .parse()
-        .unwrap();
-    let proxy = Proxy::start(address, vec![Fault::BadEvent]);
+
+    let proxy = Proxy::start(up.address(), vec![Fault::BadEvent]);
     let output = pull_command(up.dir.path(), &down, &proxy.url(), &up.read, &up.orgs, &[])
         .output()
         .unwrap();

@@ -22,7 +22,7 @@ pub use settings::{
     read_key_file, read_pull_file,
 };
 pub use sink::{PageOutcome, Sink};
-pub use stats::{OrgStatus, PullStats};
+pub use stats::{OrgStatus, PullCounts, PullStats};
 
 /// Asks a pull to stop: between pages, or while it waits for an answer or a retry.
 #[derive(Clone)]

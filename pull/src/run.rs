@@ -9,7 +9,7 @@ use serde_json::json;
 
 use insights_schemas::format_timestamp_us;
 
-use crate::{Checkpoints, DiClient, PullError, PullSettings, PullStats, Sink, Stop};
+use crate::{Checkpoints, DiClient, PullCounts, PullError, PullSettings, PullStats, Sink, Stop};
 
 /// Rejections kept for a run's report.
 const SHOWN_REJECTIONS: usize = 5;
@@ -21,12 +21,8 @@ pub struct RunReport {
     /// The window read, `[start, end)`; empty when there was nothing to read yet.
     pub window_start: String,
     pub window_end: String,
-    pub pulled: u64,
-    pub stored: u64,
-    pub duplicates: u64,
-    pub quarantined: u64,
-    pub pages: u64,
-    pub retries: u64,
+    #[serde(flatten)]
+    pub counts: PullCounts,
     pub seconds: f64,
     /// The first events that were quarantined: the page, the event's place in it, the reason.
     pub first_rejections: Vec<PageRejection>,
@@ -35,12 +31,7 @@ pub struct RunReport {
 impl RunReport {
     /// Adds another run's counts (for a summary of several organizations or runs).
     pub fn add(&mut self, other: &RunReport) {
-        self.pulled += other.pulled;
-        self.stored += other.stored;
-        self.duplicates += other.duplicates;
-        self.quarantined += other.quarantined;
-        self.pages += other.pages;
-        self.retries += other.retries;
+        self.counts.add(&other.counts);
         self.seconds += other.seconds;
         let room = SHOWN_REJECTIONS.saturating_sub(self.first_rejections.len());
         self.first_rejections
@@ -230,8 +221,8 @@ impl<S: Sink> Puller<S> {
                 Some(after)
             };
             let count = page.count() as u64;
-            report.pulled += count;
-            report.pages += 1;
+            report.counts.pulled += count;
+            report.counts.pages += 1;
             stats.pulled.fetch_add(count, Ordering::Relaxed);
             stats.pages.fetch_add(1, Ordering::Relaxed);
             let source = format!("pull {org} {} page {page_no}", report.window_start);
@@ -246,9 +237,9 @@ impl<S: Sink> Puller<S> {
                 None => (store.await, None),
             };
             let outcome = stored?;
-            report.stored += outcome.accepted;
-            report.duplicates += outcome.duplicates;
-            report.quarantined += outcome.rejected.len() as u64;
+            report.counts.stored += outcome.accepted;
+            report.counts.duplicates += outcome.duplicates;
+            report.counts.quarantined += outcome.rejected.len() as u64;
             stats.stored.fetch_add(outcome.accepted, Ordering::Relaxed);
             stats
                 .duplicates
@@ -295,7 +286,7 @@ impl<S: Sink> Puller<S> {
             .write(org, &service_set, through, &settings.base_url)
             .await?;
         stats.through_us.fetch_max(through, Ordering::Relaxed);
-        report.retries = stats.retries.load(Ordering::Relaxed) - retries_before;
+        report.counts.retries = stats.retries.load(Ordering::Relaxed) - retries_before;
         report.seconds = started.elapsed().as_secs_f64();
         Ok(report)
     }

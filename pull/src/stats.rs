@@ -54,12 +54,14 @@ impl PullStats {
                 .then(|| insights_schemas::format_timestamp_us(last_success_us)),
             through: (through_us > 0).then(|| insights_schemas::format_timestamp_us(through_us)),
             lag_seconds: (through_us > 0).then(|| (now_us - through_us) as f64 / 1e6),
-            pulled: get(&self.pulled),
-            stored: get(&self.stored),
-            duplicates: get(&self.duplicates),
-            quarantined: get(&self.quarantined),
-            pages: get(&self.pages),
-            retries: get(&self.retries),
+            counts: PullCounts {
+                pulled: get(&self.pulled),
+                stored: get(&self.stored),
+                duplicates: get(&self.duplicates),
+                quarantined: get(&self.quarantined),
+                pages: get(&self.pages),
+                retries: get(&self.retries),
+            },
             failed_runs: get(&self.failed_runs),
             last_error: self.last_error(),
         }
@@ -73,12 +75,37 @@ pub struct OrgStatus {
     pub through: Option<String>,
     /// How far the checkpoint is behind now, in seconds.
     pub lag_seconds: Option<f64>,
-    pub pulled: u64,
-    pub stored: u64,
-    pub duplicates: u64,
-    pub quarantined: u64,
-    pub pages: u64,
-    pub retries: u64,
+    #[serde(flatten)]
+    pub counts: PullCounts,
     pub failed_runs: u64,
     pub last_error: Option<String>,
+}
+
+/// What a pull did, in events, pages and retries.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PullCounts {
+    /// Events received from the API.
+    pub pulled: u64,
+    /// Events stored for the first time.
+    pub stored: u64,
+    /// Events received again and dropped by dedup.
+    pub duplicates: u64,
+    /// Events that did not decode, quarantined.
+    pub quarantined: u64,
+    /// Pages received.
+    pub pages: u64,
+    /// Requests retried.
+    pub retries: u64,
+}
+
+impl PullCounts {
+    /// Adds another's counts.
+    pub fn add(&mut self, other: &PullCounts) {
+        self.pulled += other.pulled;
+        self.stored += other.stored;
+        self.duplicates += other.duplicates;
+        self.quarantined += other.quarantined;
+        self.pages += other.pages;
+        self.retries += other.retries;
+    }
 }

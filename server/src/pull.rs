@@ -78,10 +78,10 @@ pub fn start(
                     if let Ok(report) = result {
                         tracing::info!(
                             organization = org,
-                            pulled = report.pulled,
-                            stored = report.stored,
-                            duplicates = report.duplicates,
-                            quarantined = report.quarantined,
+                            pulled = report.counts.pulled,
+                            stored = report.counts.stored,
+                            duplicates = report.counts.duplicates,
+                            quarantined = report.counts.quarantined,
                             "pull run done"
                         );
                     }

@@ -69,7 +69,7 @@ impl IngestConfig {
 }
 
 /// A record that was not stored, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Rejection {
     /// 1-based line of the input.
     pub line: u64,

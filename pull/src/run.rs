@@ -272,7 +272,7 @@ impl<S: Sink> Puller<S> {
                 && last_write.elapsed() >= settings.checkpoint_every
             {
                 checkpoints
-                    .write(org, &settings.service_set(), through, &settings.base_url)
+                    .write(org, &service_set, through, &settings.base_url)
                     .await?;
                 checkpointed = through;
                 last_write = Instant::now();

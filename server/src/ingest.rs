@@ -27,20 +27,13 @@ const GROUP_REQUESTS: usize = 64;
 /// The `Retry-After` of an ingest that could not be made durable.
 const RETRY_SECONDS: u32 = 2;
 
-/// One line that was not stored.
-#[derive(Debug, Serialize)]
-pub struct LineError {
-    pub line: u64,
-    pub reason: String,
-}
-
 /// The answer to an ingest request, sent once every accepted event is durable.
 #[derive(Debug, Serialize)]
 pub struct IngestReply {
     pub accepted: u64,
     pub duplicates: u64,
     pub rejected: u64,
-    pub errors: Vec<LineError>,
+    pub errors: Vec<insights_ingest::Rejection>,
 }
 
 /// What an ingest job brings.
@@ -213,11 +206,7 @@ impl IngestReply {
         self.accepted += outcome.accepted;
         self.duplicates += outcome.duplicates;
         self.rejected += outcome.rejected.len() as u64;
-        self.errors
-            .extend(outcome.rejected.into_iter().map(|r| LineError {
-                line: r.line,
-                reason: r.reason,
-            }));
+        self.errors.extend(outcome.rejected);
     }
 }
 

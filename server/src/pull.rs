@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use insights_ingest::Rejection;
 use insights_ingest::framing::Chunk;
 use insights_pull::{PageOutcome, PullError, PullSettings, PullStats, Puller, Sink, Stop};
 use tokio::sync::{mpsc, oneshot};
@@ -45,14 +44,7 @@ impl Sink for ChannelSink {
         Ok(PageOutcome {
             accepted: reply.accepted,
             duplicates: reply.duplicates,
-            rejected: reply
-                .errors
-                .into_iter()
-                .map(|e| Rejection {
-                    line: e.line,
-                    reason: e.reason,
-                })
-                .collect(),
+            rejected: reply.errors,
         })
     }
 }

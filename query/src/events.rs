@@ -1,12 +1,15 @@
 //! One page of events for a DI request: `limit` rows after `skip` and `search_after`, in
 //! (timestamp, id) order, with the paging key of the last row.
 
-use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
-use arrow::array::{ArrayRef, AsArray, RecordBatch, TimestampMicrosecondArray, UInt32Array};
-use arrow::compute::{concat_batches, max, min, take_record_batch};
-use arrow::datatypes::TimestampMicrosecondType;
-use datafusion::prelude::{DataFrame, Expr, SessionContext, col, in_list, lit};
+use arrow::array::{ArrayRef, AsArray, Int64Array, RecordBatch, TimestampMicrosecondArray};
+use arrow::compute::{
+    SortColumn, SortOptions, concat_batches, lexsort_to_indices, max, min, take_record_batch,
+};
+use arrow::datatypes::{SchemaRef, TimestampMicrosecondType};
+use datafusion::prelude::{DataFrame, col};
+use futures::StreamExt;
 use serde_json::Value;
 
 use insights_schemas::catalogue::is_known_field;
@@ -14,9 +17,8 @@ use insights_schemas::column;
 use insights_schemas::request::{EventQuery, RequestError, SortOrder};
 
 use crate::encode::{Encoder, Format, text_column};
-use crate::engine::{Loaded, QueryEngine, Scope};
+use crate::engine::{QueryEngine, Scope};
 use crate::error::{Error, Result};
-use crate::fields::timestamp_lit;
 use crate::filter;
 use crate::scan::FileOrder;
 
@@ -73,10 +75,8 @@ pub fn check_fields(fields: &[String]) -> Result<(), RequestError> {
 impl QueryEngine {
     /// Runs a DI events request and encodes its page in `format`.
     ///
-    /// Two reads: the page's keys (organization, time, id) are found and ordered over the
-    /// narrow columns, then only those rows' output columns (`raw` above all) are read, by id
-    /// within the keys' time span. A page of 100 events among a day's millions then
-    /// decompresses the raw JSON of about 100 events, not of every candidate the sort saw.
+    /// A probe over the timestamp alone bounds the rows the page can hold; those are read once,
+    /// with the output columns, and ordered here (see [`QueryEngine::page_rows`]).
     pub async fn events_page(
         &self,
         scope: &Scope,
@@ -89,68 +89,39 @@ impl QueryEngine {
             SortOrder::Desc => FileOrder::NewestFirst,
             SortOrder::Asc => FileOrder::OldestFirst,
         })?;
-        // Both reads see the same table version, so every key is found again.
-        let loaded = self.current();
-        let page_filter = filter::filter(query)?;
         let mut frame = self
-            .events_of(&ctx, scope, &loaded)?
-            .filter(page_filter.clone())?;
+            .events_of(&ctx, scope, &self.current())?
+            .filter(filter::filter(query)?)?;
         if let Some((ms, id)) = &query.search_after {
             frame = frame.filter(filter::after(query.sort, *ms, id))?;
         }
         let columns = output_columns(format, &query.fields);
-        // Without `raw` the output columns are narrow: one read gives the page.
-        let one_read = !columns.contains(&column::RAW);
-        let mut read = if one_read {
-            columns.clone()
-        } else {
-            Vec::new()
-        };
-        for key in KEY_COLUMNS {
-            if !read.contains(&key) {
-                read.push(key);
-            }
-        }
         let started = std::time::Instant::now();
-        let found = self.page_keys(frame, query, &read).await?;
-        let mut keys: Vec<(String, i64, String)> = Vec::new();
-        for batch in &found {
-            let columns = KeyColumns::of(batch)?;
-            keys.extend((0..batch.num_rows()).map(|row| {
-                let (org, micros, id) = columns.key(row);
-                (org.to_owned(), micros, id.to_owned())
-            }));
-        }
-
-        let keys_found = started.elapsed();
+        let page = self.page_rows(frame, query, &columns).await?;
+        let read = started.elapsed();
         let mut encoder = Encoder::new(format, &query.fields);
         let mut body = Vec::new();
+        let mut last = None;
+        if let Some(page) = &page {
+            // The raw JSON is most of the body.
+            body.reserve(page.get_array_memory_size());
+            let order = PageOrder::of(page)?;
+            last = page
+                .num_rows()
+                .checked_sub(1)
+                .map(|row| (order.millis.value(row), order.id(row).to_owned()));
+        }
         encoder.begin(&mut body);
-        let page = if one_read {
-            match found.first() {
-                Some(first) => Some(project(
-                    &concat_batches(&first.schema(), &found)?,
-                    &columns,
-                )?),
-                None => None,
-            }
-        } else {
-            self.rows_of(&ctx, scope, &loaded, &keys, &columns, page_filter)
-                .await?
-        };
-        if let Some(page) = page {
-            encoder.batch(&page, &mut body)?;
+        if let Some(page) = &page {
+            encoder.batch(page, &mut body)?;
         }
         encoder.finish(&mut body);
         tracing::debug!(
-            keys_ms = keys_found.as_secs_f64() * 1000.0,
-            page_ms = (started.elapsed() - keys_found).as_secs_f64() * 1000.0,
-            rows = keys.len(),
+            read_ms = read.as_secs_f64() * 1000.0,
+            encode_ms = (started.elapsed() - read).as_secs_f64() * 1000.0,
+            rows = page.as_ref().map_or(0, RecordBatch::num_rows),
             "events page"
         );
-        let last = keys
-            .last()
-            .map(|(_, micros, id)| (micros.div_euclid(1000), id.clone()));
         Ok(EventsPage {
             body,
             count: usize::try_from(encoder.rows()).unwrap_or(usize::MAX),
@@ -160,23 +131,28 @@ impl QueryEngine {
         })
     }
 
-    /// The page's rows of `frame` with the `read` columns, in the page's order.
+    /// The page's rows of `frame` with the `read` columns, in the page's order; `None` when
+    /// there are none.
     ///
     /// The order is by millisecond, then id: an expression, so DataFusion's top-k filter cannot
-    /// skip files or row groups by their statistics, and the sort would read every candidate.
+    /// skip files or row groups by their statistics, and a sort would read every candidate.
     /// A probe first finds the times of the `skip + limit` first rows by the timestamp alone,
-    /// which is pruned that way and reads no other column (an id is a string the decoder
-    /// would otherwise decompress for every candidate). When there are fewer, the probe saw
-    /// every candidate, and they all lie between its first and last time. Otherwise the
-    /// page's rows are all within the probe's last millisecond: at least `skip + limit` rows
-    /// are in or before it (in the page's direction), so any row past it ranks below them.
-    /// The sort then reads only the rows up to that bound.
-    async fn page_keys(
+    /// which is pruned that way and reads no other column (the raw JSON would otherwise be
+    /// decompressed for every candidate). When there are fewer, the probe saw every candidate,
+    /// and they all lie between its first and last time. Otherwise the page's rows are all
+    /// within the probe's last millisecond: at least `skip + limit` rows are in or before it
+    /// (in the page's direction), so any row past it ranks below them.
+    ///
+    /// The rows up to that bound are read once, with the output columns, and ordered here; only
+    /// rows sharing the probe's last millisecond beyond the page are read in vain. At most
+    /// `skip + limit` best rows are kept, plus as many read since the last ordering, so a
+    /// millisecond holding millions of events does not hold them all in memory.
+    async fn page_rows(
         &self,
         frame: DataFrame,
         query: &EventQuery,
         read: &[&str],
-    ) -> Result<Vec<RecordBatch>> {
+    ) -> Result<Option<RecordBatch>> {
         let wanted = query.skip.saturating_add(query.limit);
         let asc = query.sort == SortOrder::Asc;
         let probe = frame
@@ -194,105 +170,75 @@ impl QueryEngine {
             last = last.max(max(times).unwrap_or(i64::MIN));
         }
         // No row (every event has a time).
-        if first > last {
-            return Ok(Vec::new());
-        }
-        let bounded = if rows < wanted {
-            col(column::TIMESTAMP)
-                .gt_eq(timestamp_lit(first))
-                .and(col(column::TIMESTAMP).lt_eq(timestamp_lit(last)))
-        } else if asc {
-            let millisecond = last.div_euclid(1000);
-            col(column::TIMESTAMP).lt(timestamp_lit((millisecond + 1) * 1000))
-        } else {
-            let millisecond = first.div_euclid(1000);
-            col(column::TIMESTAMP).gt_eq(timestamp_lit(millisecond * 1000))
-        };
-        Ok(frame
-            .filter(bounded)?
-            .sort(filter::order(query.sort))?
-            .limit(query.skip, Some(query.limit))?
-            .select(read.iter().map(|c| col(*c)).collect::<Vec<_>>())?
-            .collect()
-            .await?)
-    }
-
-    /// The rows of `keys`, in their order, with `columns`; `None` when there are no keys.
-    ///
-    /// A small page is found by its ids within the keys' time span. A large one (a puller's
-    /// 10,000 events) by the page's own filter within that span: the span holds the page's
-    /// rows and at most the rows sharing its first and last millisecond, and a list of
-    /// thousands of ids costs more to plan and evaluate than reading those few extra rows.
-    async fn rows_of(
-        &self,
-        ctx: &SessionContext,
-        scope: &Scope,
-        loaded: &Loaded,
-        keys: &[(String, i64, String)],
-        columns: &[&'static str],
-        page_filter: Expr,
-    ) -> Result<Option<RecordBatch>> {
-        let (Some(first), Some(last)) = (
-            keys.iter().map(|k| k.1).min(),
-            keys.iter().map(|k| k.1).max(),
-        ) else {
+        if first > last || wanted == 0 {
             return Ok(None);
+        }
+        // [start, end) in microseconds; the date partitions outside it are not read.
+        let (start, end) = if rows < wanted {
+            (first, last + 1)
+        } else if asc {
+            (first, (last.div_euclid(1000) + 1) * 1000)
+        } else {
+            (first.div_euclid(1000) * 1000, last + 1)
         };
-        let mut read = columns.to_vec();
-        for key in KEY_COLUMNS {
-            if !read.contains(&key) {
-                read.push(key);
+        let bounded = filter::within(start, end).and(filter::days(start, end - 1));
+        let mut stream = frame
+            .filter(bounded)?
+            .select(read.iter().map(|c| col(*c)).collect::<Vec<_>>())?
+            .execute_stream()
+            .await?;
+        let schema = stream.schema();
+        let mut best: Option<RecordBatch> = None;
+        let mut since: Vec<RecordBatch> = Vec::new();
+        let mut since_rows = 0;
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            since_rows += batch.num_rows();
+            since.push(batch);
+            if since_rows >= wanted {
+                since.extend(best.take());
+                best = Some(first_in_order(&schema, &since, wanted, asc)?);
+                since.clear();
+                since_rows = 0;
             }
         }
-        let ids: BTreeSet<&str> = keys.iter().map(|k| k.2.as_str()).collect();
-        let which = if ids.len() > MAX_LISTED_IDS {
-            page_filter
-        } else {
-            in_list(col(column::ID), ids.into_iter().map(lit).collect(), false)
-        };
-        let batches = self
-            .events_of(ctx, scope, loaded)?
-            .filter(
-                filter::within(first, last + 1)
-                    .and(filter::days(first, last))
-                    .and(which),
-            )?
-            .select(read.iter().map(|c| col(*c)).collect::<Vec<_>>())?
-            .collect()
-            .await?;
-        let Some(schema) = batches.first().map(|b| b.schema()) else {
-            return Err(Error::Invalid(
-                "the page's events were not found again".into(),
-            ));
-        };
-        let all = concat_batches(&schema, &batches)?;
-        let found = KeyColumns::of(&all)?;
-        let mut at: HashMap<(&str, i64, &str), u32> = HashMap::with_capacity(all.num_rows());
-        for row in 0..all.num_rows() {
-            let index = u32::try_from(row).map_err(|_| Error::Invalid("page too large".into()))?;
-            at.entry(found.key(row)).or_insert(index);
-        }
-        let indices = keys
-            .iter()
-            .map(|(org, micros, id)| {
-                at.get(&(org.as_str(), *micros, id.as_str()))
-                    .copied()
-                    .ok_or_else(|| {
-                        Error::Invalid(format!("event {id} of the page was not found again"))
-                    })
-            })
-            .collect::<Result<Vec<u32>>>()?;
-        let ordered = take_record_batch(&all, &UInt32Array::from(indices))?;
-        Ok(Some(project(&ordered, columns)?))
+        since.extend(best.take());
+        let ordered = first_in_order(&schema, &since, wanted, asc)?;
+        let page = ordered.slice(
+            query.skip.min(ordered.num_rows()),
+            ordered.num_rows().saturating_sub(query.skip),
+        );
+        Ok((page.num_rows() > 0).then_some(page))
     }
 }
 
-/// Pages of more events than this find their rows again by the page's filter, not by a list
-/// of their ids.
-const MAX_LISTED_IDS: usize = 1_000;
-
-/// The columns that identify an event of the page.
-const KEY_COLUMNS: [&str; 3] = [column::ORGANIZATION, column::TIMESTAMP, column::ID];
+/// The first `count` rows of `batches` in the page's order.
+fn first_in_order(
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    count: usize,
+    asc: bool,
+) -> Result<RecordBatch> {
+    let all = concat_batches(schema, batches)?;
+    let order = PageOrder::of(&all)?;
+    let options = SortOptions {
+        descending: !asc,
+        nulls_first: false,
+    };
+    let sort_column = |values: ArrayRef| SortColumn {
+        values,
+        options: Some(options),
+    };
+    let indices = lexsort_to_indices(
+        &[
+            sort_column(Arc::new(order.millis)),
+            sort_column(order.ids),
+            sort_column(Arc::new(order.times)),
+        ],
+        Some(count.min(all.num_rows())),
+    )?;
+    Ok(take_record_batch(&all, &indices)?)
+}
 
 /// The columns `format` writes, and the paging key's (timestamp, id).
 fn output_columns(format: Format, fields: &[String]) -> Vec<&'static str> {
@@ -305,39 +251,30 @@ fn output_columns(format: Format, fields: &[String]) -> Vec<&'static str> {
     columns
 }
 
-/// `columns` of `batch`, in that order.
-fn project(batch: &RecordBatch, columns: &[&str]) -> Result<RecordBatch> {
-    let projection = columns
-        .iter()
-        .map(|name| batch.schema().index_of(name))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    Ok(batch.project(&projection)?)
-}
-
-/// The (organization, timestamp, id) columns of a batch, as plain strings and microseconds.
-struct KeyColumns {
-    orgs: ArrayRef,
-    times: TimestampMicrosecondArray,
+/// The paging key of a page's rows: (millisecond, id), then the exact time.
+struct PageOrder {
+    millis: Int64Array,
     ids: ArrayRef,
+    times: TimestampMicrosecondArray,
 }
 
-impl KeyColumns {
+impl PageOrder {
     fn of(batch: &RecordBatch) -> Result<Self> {
         let times = batch
             .column_by_name(column::TIMESTAMP)
-            .ok_or_else(|| Error::Invalid("the page has no timestamp column".into()))?;
+            .ok_or_else(|| Error::Invalid("the page has no timestamp column".into()))?
+            .as_primitive::<TimestampMicrosecondType>()
+            .clone();
+        // As `filter::millis`: the integer division of the microseconds.
+        let millis = times.unary(|micros| micros / 1000);
         Ok(Self {
-            orgs: text_column(batch, column::ORGANIZATION)?,
-            times: times.as_primitive::<TimestampMicrosecondType>().clone(),
+            millis,
             ids: text_column(batch, column::ID)?,
+            times,
         })
     }
 
-    fn key(&self, row: usize) -> (&str, i64, &str) {
-        (
-            self.orgs.as_string::<i32>().value(row),
-            self.times.value(row),
-            self.ids.as_string::<i32>().value(row),
-        )
+    fn id(&self, row: usize) -> &str {
+        self.ids.as_string::<i32>().value(row)
     }
 }

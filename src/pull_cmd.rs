@@ -16,7 +16,7 @@ use crate::StoreArgs;
 /// Events buffered before a table commit.
 const PULL_FLUSH_ROWS: usize = 100_000;
 /// Raw JSON buffered before a table commit.
-const PULL_FLUSH_BYTES: usize = 32 << 20;
+const PULL_FLUSH_BYTES: usize = 16 << 20;
 
 /// Arguments of `insights pull`.
 #[derive(clap::Args)]
@@ -63,6 +63,10 @@ pub struct PullArgs {
     /// resumes there instead of at the window's start).
     #[arg(long, value_name = "DURATION", default_value = "10s")]
     checkpoint_every: String,
+    /// Slices of a window read at once, each with its own cursor (1 to 8): the server finds
+    /// one slice's next page while another's is being stored.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    readers: usize,
     /// Print the summary (and, continuously, each run's report) as JSON.
     #[arg(long)]
     json: bool,
@@ -93,6 +97,7 @@ impl PullArgs {
         settings.overlap = duration("overlap", &self.overlap)?;
         settings.lag = duration("lag", &self.lag)?;
         settings.limit = self.limit;
+        settings.readers = self.readers;
         settings.checkpoint_every = duration("checkpoint-every", &self.checkpoint_every)?;
         settings.validate()?;
         Ok(settings)
@@ -104,8 +109,8 @@ pub async fn run(args: PullArgs) -> anyhow::Result<ExitCode> {
     let location = StoreLocation::parse(&args.store.store)?;
     let state_dir = args.store.state_dir(&location)?;
     let mut config = IngestConfig::new(location.clone(), &state_dir);
-    // Half of `ingest`'s commit thresholds: a pull runs at the API's pace, and smaller
-    // commits keep the puller's memory near 450 MiB however much it pulls.
+    // Lower commit thresholds than `ingest`'s: a pull runs at the API's pace, and smaller
+    // commits keep the puller's memory near 420 MiB however much it pulls.
     config.flush_rows = PULL_FLUSH_ROWS;
     config.flush_bytes = PULL_FLUSH_BYTES;
     let ingester = Ingester::open(config)

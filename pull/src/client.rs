@@ -66,6 +66,9 @@ pub struct DiClient {
     url: String,
     api_key: String,
     attempts: u32,
+    /// No request leaves before this instant: a 429 pauses every reader, not only the one
+    /// that met it.
+    paused_until: std::sync::Mutex<Option<tokio::time::Instant>>,
 }
 
 impl DiClient {
@@ -82,6 +85,7 @@ impl DiClient {
             url: format!("{}{EVENTS_PATH}", settings.base_url.trim_end_matches('/')),
             api_key: settings.api_key.clone(),
             attempts: settings.attempts.max(1),
+            paused_until: std::sync::Mutex::new(None),
         })
     }
 
@@ -110,6 +114,13 @@ impl DiClient {
         let mut failures = 0u32;
         let mut rate_limited = 0u32;
         loop {
+            let paused_until = *self
+                .paused_until
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(until) = paused_until {
+                tokio::time::sleep_until(until).await;
+            }
             let fault = match self.attempt(organization, body, limit).await {
                 Ok(page) => return Ok(page),
                 Err(fault) => fault,
@@ -130,7 +141,15 @@ impl DiClient {
                         wait_ms = asked.map(|w| w.as_millis() as u64),
                         "rate limited (429); waiting"
                     );
-                    asked.map_or_else(|| backoff(rate_limited), |w| w.min(MAX_SERVER_WAIT))
+                    let wait =
+                        asked.map_or_else(|| backoff(rate_limited), |w| w.min(MAX_SERVER_WAIT));
+                    let until = tokio::time::Instant::now() + wait;
+                    let mut paused = self
+                        .paused_until
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    *paused = Some(paused.map_or(until, |p| p.max(until)));
+                    wait
                 }
                 Fault::Transient(reason) => {
                     failures += 1;

@@ -18,8 +18,8 @@ pub use checkpoint::{Checkpoint, Checkpoints};
 pub use client::{DiClient, Page};
 pub use run::{PageRejection, Puller, RunReport};
 pub use settings::{
-    DEFAULT_BASE_URL, DEFAULT_SINCE, MAX_PAGE_LIMIT, PullSettings, Since, parse_duration,
-    read_key_file, read_pull_file,
+    DEFAULT_BASE_URL, DEFAULT_SINCE, MAX_PAGE_LIMIT, MAX_READERS, PullSettings, Since,
+    parse_duration, read_key_file, read_pull_file,
 };
 pub use sink::{PageOutcome, Sink};
 pub use stats::{OrgStatus, PullCounts, PullStats};

@@ -5,10 +5,12 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
 
 use insights_schemas::format_timestamp_us;
 
+use crate::client::Page;
 use crate::{Checkpoints, DiClient, PullCounts, PullError, PullSettings, PullStats, Sink, Stop};
 
 /// Rejections kept for a run's report.
@@ -187,13 +189,6 @@ impl<S: Sink> Puller<S> {
         stats.window_end_us.store(end_us, Ordering::Relaxed);
         tracing::info!(organization = org, start = %report.window_start, end = %report.window_end, "pulling");
 
-        let mut body = json!({
-            "service": self.settings.services,
-            "start_time": report.window_start,
-            "end_time": report.window_end,
-            "sort": "ASC",
-            "limit": self.settings.limit,
-        });
         let Self {
             client,
             sink,
@@ -202,83 +197,105 @@ impl<S: Sink> Puller<S> {
             stop,
             ..
         } = self;
-        let mut fetched = client.page(org, &body, stats, stop).await;
-        let mut checkpointed = stored_through;
-        let mut last_write = Instant::now();
-        for page_no in 1u64.. {
-            let page = fetched?;
-            let next_after = if page.is_last() {
-                None
-            } else {
-                let after = page.search_after.clone().ok_or_else(|| {
-                    PullError::Protocol("a full page came without X-Search_after".into())
-                })?;
-                if body.get("search_after") == Some(&after) {
-                    return Err(PullError::Protocol(format!(
-                        "X-Search_after did not move past {after}"
-                    )));
-                }
-                Some(after)
-            };
-            let count = page.count() as u64;
-            report.counts.pulled += count;
-            report.counts.pages += 1;
-            stats.pulled.fetch_add(count, Ordering::Relaxed);
-            stats.pages.fetch_add(1, Ordering::Relaxed);
-            let source = format!("pull {org} {} page {page_no}", report.window_start);
-            // Store this page while the next one is on its way.
-            let store = sink.store_page(&source, org, page.chunk);
-            let (stored, next) = match &next_after {
-                Some(after) => {
-                    body["search_after"] = after.clone();
-                    let (stored, next) = tokio::join!(store, client.page(org, &body, stats, stop));
-                    (stored, Some(next))
-                }
-                None => (store.await, None),
-            };
-            let outcome = stored?;
-            report.counts.stored += outcome.accepted;
-            report.counts.duplicates += outcome.duplicates;
-            report.counts.quarantined += outcome.rejected.len() as u64;
-            stats.stored.fetch_add(outcome.accepted, Ordering::Relaxed);
-            stats
-                .duplicates
-                .fetch_add(outcome.duplicates, Ordering::Relaxed);
-            stats
-                .quarantined
-                .fetch_add(outcome.rejected.len() as u64, Ordering::Relaxed);
-            let room = SHOWN_REJECTIONS.saturating_sub(report.first_rejections.len());
-            report
-                .first_rejections
-                .extend(
-                    outcome
-                        .rejected
-                        .into_iter()
-                        .take(room)
-                        .map(|r| PageRejection {
-                            page: source.clone(),
-                            position: r.line,
-                            reason: r.reason,
-                        }),
+        // Slices of the window, each paged by its own reader; pages are stored as they come.
+        let slices = slices(start_us, end_us, settings.readers);
+        let (pages, mut arriving) = mpsc::channel(1);
+        let readers =
+            futures::future::join_all(slices.iter().enumerate().map(|(slice, &(from, to))| {
+                let body = json!({
+                    "service": settings.services,
+                    "start_time": format_timestamp_us(from),
+                    "end_time": format_timestamp_us(to),
+                    "sort": "ASC",
+                    "limit": settings.limit,
+                });
+                read_slice(client, org, body, slice, pages.clone(), stats, stop)
+            }));
+        drop(pages);
+        let storing = async {
+            // Per slice: every event before this instant is stored (its start until a page is),
+            // or `None` once the whole slice is.
+            let mut through: Vec<Option<i64>> =
+                slices.iter().map(|&(from, _)| Some(from)).collect();
+            let mut page_numbers = vec![0u64; slices.len()];
+            let mut checkpointed = stored_through;
+            let mut last_write = Instant::now();
+            while let Some(arrived) = arriving.recv().await {
+                let Arrived {
+                    slice,
+                    page,
+                    next_after,
+                } = arrived?;
+                let count = page.count() as u64;
+                report.counts.pulled += count;
+                report.counts.pages += 1;
+                stats.pulled.fetch_add(count, Ordering::Relaxed);
+                stats.pages.fetch_add(1, Ordering::Relaxed);
+                page_numbers[slice] += 1;
+                let source = format!(
+                    "pull {org} {} page {}",
+                    format_timestamp_us(slices[slice].0),
+                    page_numbers[slice]
                 );
-            let Some(next) = next else { break };
-            // This page is durable: every event before its last one's millisecond is stored.
-            let through = next_after
-                .as_ref()
-                .and_then(|after| after.get(0)?.as_i64())
-                .map(|ms| ms.saturating_mul(1000));
-            if let Some(through) = through
-                && through > checkpointed
-                && last_write.elapsed() >= settings.checkpoint_every
-            {
-                checkpoints
-                    .write(org, &service_set, through, &settings.base_url)
-                    .await?;
-                checkpointed = through;
-                last_write = Instant::now();
-                stats.through_us.fetch_max(through, Ordering::Relaxed);
+                let outcome = sink.store_page(&source, org, page.chunk).await?;
+                report.counts.stored += outcome.accepted;
+                report.counts.duplicates += outcome.duplicates;
+                report.counts.quarantined += outcome.rejected.len() as u64;
+                stats.stored.fetch_add(outcome.accepted, Ordering::Relaxed);
+                stats
+                    .duplicates
+                    .fetch_add(outcome.duplicates, Ordering::Relaxed);
+                stats
+                    .quarantined
+                    .fetch_add(outcome.rejected.len() as u64, Ordering::Relaxed);
+                let room = SHOWN_REJECTIONS.saturating_sub(report.first_rejections.len());
+                report
+                    .first_rejections
+                    .extend(
+                        outcome
+                            .rejected
+                            .into_iter()
+                            .take(room)
+                            .map(|r| PageRejection {
+                                page: source.clone(),
+                                position: r.line,
+                                reason: r.reason,
+                            }),
+                    );
+                // This page is durable: every event of its slice before its last one's
+                // millisecond is stored.
+                through[slice] = match &next_after {
+                    None => None,
+                    Some(after) => after
+                        .get(0)
+                        .and_then(Value::as_i64)
+                        .map(|ms| ms.saturating_mul(1000))
+                        .or(through[slice]),
+                };
+                // The window is stored up to the first slice not yet whole.
+                let Some(Some(progress)) = through.iter().find(|t| t.is_some()).copied() else {
+                    continue;
+                };
+                if progress > checkpointed && last_write.elapsed() >= settings.checkpoint_every {
+                    checkpoints
+                        .write(org, &service_set, progress, &settings.base_url)
+                        .await?;
+                    checkpointed = progress;
+                    last_write = Instant::now();
+                    stats.through_us.fetch_max(progress, Ordering::Relaxed);
+                }
             }
-            fetched = next;
+            Ok::<(), PullError>(())
+        };
+        // A reader's error is sent too and ends the storing; the other readers are dropped
+        // with it. When the readers are done, the storing drains what they sent.
+        {
+            let mut readers = std::pin::pin!(readers);
+            let mut storing = std::pin::pin!(storing);
+            tokio::select! {
+                stored = &mut storing => stored?,
+                _ = &mut readers => storing.await?,
+            }
         }
         // The whole window is durable.
         let through = end_us.max(stored_through);
@@ -292,6 +309,79 @@ impl<S: Sink> Puller<S> {
     }
 }
 
+/// A page of one slice of the window, and the cursor after it (`None` after its last page).
+struct Arrived {
+    slice: usize,
+    page: Page,
+    next_after: Option<Value>,
+}
+
+/// Reads one slice of the window page by page into `pages`, until its last page, an error
+/// (sent too), or nobody receiving.
+async fn read_slice(
+    client: &DiClient,
+    org: &str,
+    mut body: Value,
+    slice: usize,
+    pages: mpsc::Sender<Result<Arrived, PullError>>,
+    stats: &PullStats,
+    stop: &Stop,
+) {
+    loop {
+        let arrived = client.page(org, &body, stats, stop).await.and_then(|page| {
+            let next_after = if page.is_last() {
+                None
+            } else {
+                let after = page.search_after.clone().ok_or_else(|| {
+                    PullError::Protocol("a full page came without X-Search_after".into())
+                })?;
+                if body.get("search_after") == Some(&after) {
+                    return Err(PullError::Protocol(format!(
+                        "X-Search_after did not move past {after}"
+                    )));
+                }
+                Some(after)
+            };
+            Ok(Arrived {
+                slice,
+                page,
+                next_after,
+            })
+        });
+        let next = match &arrived {
+            Ok(Arrived {
+                next_after: Some(after),
+                ..
+            }) => Some(after.clone()),
+            _ => None,
+        };
+        if pages.send(arrived).await.is_err() {
+            return;
+        }
+        match next {
+            Some(after) => body["search_after"] = after,
+            None => return,
+        }
+    }
+}
+
+/// `[start, end)` cut into at most `count` slices of whole milliseconds, in time order.
+fn slices(start_us: i64, end_us: i64, count: usize) -> Vec<(i64, i64)> {
+    let millis = (end_us - start_us).div_euclid(1000).max(1);
+    let count = i64::try_from(count.max(1)).unwrap_or(1).min(millis);
+    (0..count)
+        .map(|n| {
+            let from = start_us + millis * n / count * 1000;
+            let to = if n + 1 == count {
+                end_us
+            } else {
+                start_us + millis * (n + 1) / count * 1000
+            };
+            (from, to)
+        })
+        .collect()
+}
+
 fn micros(duration: Duration) -> i64 {
     i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
 }
@@ -299,4 +389,32 @@ fn micros(duration: Duration) -> i64 {
 /// DI takes times to the millisecond.
 fn floor_ms(us: i64) -> i64 {
     us.div_euclid(1000) * 1000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slices;
+
+    #[test]
+    fn slices_cover_the_window_in_whole_milliseconds() {
+        for (start, end, count) in [
+            (0, 10_000_000, 2),
+            (1_000, 8_000, 3),
+            (5_000, 7_000, 8),
+            (0, 1_000, 4),
+            (-3_000, 1_000_000_123_000, 5),
+        ] {
+            let cut = slices(start, end, count);
+            assert!(!cut.is_empty() && cut.len() <= count);
+            assert_eq!(cut[0].0, start);
+            assert_eq!(cut[cut.len() - 1].1, end);
+            for pair in cut.windows(2) {
+                assert_eq!(pair[0].1, pair[1].0);
+            }
+            for &(from, to) in &cut {
+                assert!(from < to && from % 1000 == 0 && to % 1000 == 0, "{cut:?}");
+            }
+        }
+        assert_eq!(slices(0, 2_000, 8).len(), 2);
+    }
 }

@@ -11,6 +11,8 @@ use crate::PullError;
 pub const DEFAULT_BASE_URL: &str = "https://api.jumpcloud.com";
 /// Events per page: the most a DI API answers.
 pub const MAX_PAGE_LIMIT: usize = 10_000;
+/// Slices of a window read at once, at most.
+pub const MAX_READERS: usize = 8;
 /// How far back a first pull reaches: JumpCloud keeps events 90 days.
 pub const DEFAULT_SINCE: Duration = Duration::from_secs(90 * 86_400);
 
@@ -92,6 +94,9 @@ pub struct PullSettings {
     pub limit: usize,
     /// How often, at most, a long window's progress is checkpointed between pages.
     pub checkpoint_every: Duration,
+    /// Slices of a window read at once, each paged with its own cursor (1 to
+    /// [`MAX_READERS`]): the server finds one slice's next page while the other's is stored.
+    pub readers: usize,
     /// Retries of one request before the run gives up.
     pub attempts: u32,
     /// Longest wait for one answer.
@@ -113,6 +118,7 @@ impl PullSettings {
             every: Duration::from_secs(60),
             limit: MAX_PAGE_LIMIT,
             checkpoint_every: Duration::from_secs(10),
+            readers: 2,
             attempts: 8,
             request_timeout: Duration::from_secs(120),
         }
@@ -147,6 +153,11 @@ impl PullSettings {
         if self.limit == 0 || self.limit > MAX_PAGE_LIMIT {
             return Err(PullError::Settings(format!(
                 "the page limit must be 1 to {MAX_PAGE_LIMIT}"
+            )));
+        }
+        if self.readers == 0 || self.readers > MAX_READERS {
+            return Err(PullError::Settings(format!(
+                "readers must be 1 to {MAX_READERS}"
             )));
         }
         if self.api_key.trim().is_empty() {
@@ -197,6 +208,7 @@ struct PullFile {
     every: Option<String>,
     overlap: Option<String>,
     lag: Option<String>,
+    readers: Option<usize>,
 }
 
 /// Reads the pull file of `insights serve --pull FILE`: TOML, or JSON when it starts with `{`.
@@ -221,6 +233,9 @@ pub fn read_pull_file(path: &Path) -> Result<PullSettings, PullError> {
     }
     if let Some(since) = file.since {
         settings.since = Since::parse(&since).map_err(|e| bad(format!("since: {e}")))?;
+    }
+    if let Some(readers) = file.readers {
+        settings.readers = readers;
     }
     for (name, value, slot) in [
         ("every", file.every, &mut settings.every),

@@ -213,10 +213,7 @@ impl<S: Sink> Puller<S> {
             }));
         drop(pages);
         let storing = async {
-            // Per slice: every event before this instant is stored (its start until a page is),
-            // or `None` once the whole slice is.
-            let mut through: Vec<Option<i64>> =
-                slices.iter().map(|&(from, _)| Some(from)).collect();
+            let mut progress = Progress::new(&slices);
             let mut page_numbers = vec![0u64; slices.len()];
             let mut checkpointed = stored_through;
             let mut last_write = Instant::now();
@@ -262,27 +259,17 @@ impl<S: Sink> Puller<S> {
                                 reason: r.reason,
                             }),
                     );
-                // This page is durable: every event of its slice before its last one's
-                // millisecond is stored.
-                through[slice] = match &next_after {
-                    None => None,
-                    Some(after) => after
-                        .get(0)
-                        .and_then(Value::as_i64)
-                        .map(|ms| ms.saturating_mul(1000))
-                        .or(through[slice]),
-                };
-                // The window is stored up to the first slice not yet whole.
-                let Some(Some(progress)) = through.iter().find(|t| t.is_some()).copied() else {
+                // This page is durable.
+                let Some(before) = progress.stored(slice, next_after.as_ref()) else {
                     continue;
                 };
-                if progress > checkpointed && last_write.elapsed() >= settings.checkpoint_every {
+                if before > checkpointed && last_write.elapsed() >= settings.checkpoint_every {
                     checkpoints
-                        .write(org, &service_set, progress, &settings.base_url)
+                        .write(org, &service_set, before, &settings.base_url)
                         .await?;
-                    checkpointed = progress;
+                    checkpointed = before;
                     last_write = Instant::now();
-                    stats.through_us.fetch_max(progress, Ordering::Relaxed);
+                    stats.through_us.fetch_max(before, Ordering::Relaxed);
                 }
             }
             Ok::<(), PullError>(())
@@ -348,13 +335,7 @@ async fn read_slice(
                 next_after,
             })
         });
-        let next = match &arrived {
-            Ok(Arrived {
-                next_after: Some(after),
-                ..
-            }) => Some(after.clone()),
-            _ => None,
-        };
+        let next = arrived.as_ref().ok().and_then(|a| a.next_after.clone());
         if pages.send(arrived).await.is_err() {
             return;
         }
@@ -362,6 +343,32 @@ async fn read_slice(
             Some(after) => body["search_after"] = after,
             None => return,
         }
+    }
+}
+
+/// How far a window read in slices is stored: per slice, the instant before which every event
+/// of it is (its start until a page of it is), or `None` once the whole slice is.
+struct Progress(Vec<Option<i64>>);
+
+impl Progress {
+    fn new(slices: &[(i64, i64)]) -> Self {
+        Self(slices.iter().map(|&(from, _)| Some(from)).collect())
+    }
+
+    /// Records that a page of `slice` is durable; `next_after` is the cursor after it (`None`
+    /// after the slice's last page): every event of the slice before its millisecond is
+    /// stored. Returns the instant before which every event of the window is: that of the
+    /// first slice not yet whole, the ones before it being whole; `None` once all are.
+    fn stored(&mut self, slice: usize, next_after: Option<&Value>) -> Option<i64> {
+        self.0[slice] = match next_after {
+            None => None,
+            Some(after) => after
+                .get(0)
+                .and_then(Value::as_i64)
+                .map(|ms| ms.saturating_mul(1000))
+                .or(self.0[slice]),
+        };
+        self.0.iter().find_map(|through| *through)
     }
 }
 
@@ -393,7 +400,22 @@ fn floor_ms(us: i64) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use super::slices;
+    use super::{Progress, slices};
+    use serde_json::json;
+
+    #[test]
+    fn progress_stops_at_the_first_slice_not_yet_whole() {
+        let mut progress = Progress::new(&[(0, 10_000), (10_000, 20_000), (20_000, 30_000)]);
+        // A later slice's pages do not move the window past an earlier slice's progress.
+        assert_eq!(progress.stored(2, Some(&json!([25, "x"]))), Some(0));
+        assert_eq!(progress.stored(1, None), Some(0));
+        assert_eq!(progress.stored(0, Some(&json!([4, "a"]))), Some(4_000));
+        // A cursor without a time keeps what was known.
+        assert_eq!(progress.stored(0, Some(&json!(["?"]))), Some(4_000));
+        // Slice 0 whole, slice 1 whole: slice 2's progress.
+        assert_eq!(progress.stored(0, None), Some(25_000));
+        assert_eq!(progress.stored(2, None), None);
+    }
 
     #[test]
     fn slices_cover_the_window_in_whole_milliseconds() {

@@ -2,6 +2,7 @@
 # Sets `events` (first argument, default 2,000,000), `work` (second argument, default a new
 # temporary directory), `bin` and `input` (generated events over 30 days, kept between runs).
 # INSIGHTS_BIN=path runs another build (to compare two side by side) instead of building this one.
+# BENCH_START=YYYY-MM-DD dates the events from another first day than 2026-10-01.
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 events=${1:-2000000}
 work=${2:-$(mktemp -d)}
@@ -10,5 +11,7 @@ if [ -z "${INSIGHTS_BIN:-}" ]; then
   cargo build --release --locked --bin insights
 fi
 bin=${INSIGHTS_BIN:-${CARGO_TARGET_DIR:-target}/release/insights}
+start=${BENCH_START:-2026-10-01}
 input="$work/events-$events.ndjson"
-[ -f "$input" ] || "$bin" generate --events "$events" --days 30 --seed 42 --start 2026-10-01 --out "$input"
+[ "$start" = 2026-10-01 ] || input="$work/events-$events-from-$start.ndjson"
+[ -f "$input" ] || "$bin" generate --events "$events" --days 30 --seed 42 --start "$start" --out "$input"

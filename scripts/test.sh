@@ -4,9 +4,18 @@
 # Installs what the tests need first (idempotent):
 # moto's S3-compatible server, which the S3 tests start on a free loopback port;
 # cargo-lambda, whose Lambda runtime API emulator (`cargo lambda watch`) the Lambda test starts;
-# and the deltalake Python reader (with pyarrow), which reads the table as other tools do.
+# the deltalake Python reader (with pyarrow), which reads the table as other tools do;
+# and Debian's chromium and chromium-driver, the headless browser the console tests drive.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  apt=(apt-get)
+  [ "$(id -u)" -eq 0 ] || apt=(sudo apt-get)
+  export DEBIAN_FRONTEND=noninteractive
+  "${apt[@]}" install -y --no-install-recommends chromium chromium-driver >/dev/null ||
+    { "${apt[@]}" update >/dev/null && "${apt[@]}" install -y --no-install-recommends chromium chromium-driver >/dev/null; }
+fi
 
 need=()
 command -v moto_server >/dev/null 2>&1 || need+=('moto[server]>=5.1')

@@ -65,20 +65,29 @@ pub async fn run(args: EnrichArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// An indented outline of a report, for people at a terminal.
+/// An indented outline of a report, for people at a terminal. A list that shows fewer entries
+/// than the report's `totals` count says so in its heading ("users (25 of 280)").
 fn print_table(value: &Value, depth: usize) {
     let pad = "  ".repeat(depth);
     let Value::Object(map) = value else {
         println!("{pad}{value}");
         return;
     };
+    let totals = map.get("totals").filter(|_| depth == 0);
     for (key, value) in map {
         match value {
             Value::Null => {}
             Value::Array(items) if items.is_empty() => {}
             Value::Object(inner) if inner.is_empty() => {}
+            // The totals are told in the lists' headings.
+            Value::Object(_) if totals.is_some() && key == "totals" => {}
             Value::Array(items) => {
-                println!("{pad}{key}:");
+                match totals.and_then(|t| t.get(key)).and_then(Value::as_u64) {
+                    Some(total) if total > items.len() as u64 => {
+                        println!("{pad}{key} ({} of {total}):", items.len());
+                    }
+                    _ => println!("{pad}{key}:"),
+                }
                 for item in items {
                     match item {
                         Value::Object(fields) => {

@@ -151,6 +151,9 @@ pub struct IntervalArgs {
     /// UTC offset buckets align to, e.g. -0500 or +05:30.
     #[arg(long, allow_hyphen_values = true)]
     timezone: Option<String>,
+    /// Split each bucket's count by this field's values (e.g. service, success).
+    #[arg(long)]
+    stack_by: Option<String>,
     #[command(flatten)]
     request: RequestArgs,
     /// json or table.
@@ -371,6 +374,7 @@ pub async fn interval(args: IntervalArgs) -> anyhow::Result<ExitCode> {
         ("interval_unit", &args.interval_unit),
         ("interval_value", &args.interval_value),
         ("timezone", &args.timezone),
+        ("stack_by", &args.stack_by),
     ] {
         if let Some(value) = value {
             body[key] = value.clone().into();

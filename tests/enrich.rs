@@ -537,3 +537,64 @@ fn host_details_are_the_newest_of_each_kind_however_many_times_they_span() {
     );
     assert_eq!(narrow["last_activity"], "2026-10-05T10:00:00.000Z");
 }
+
+/// A list that shows only its busiest or newest entries says how many there are in all, in the
+/// JSON answer and in the terminal outline.
+#[test]
+fn truncated_lists_say_how_many_entries_there_are() {
+    let host = json!({"id": "S5", "hostname": "Busy5"});
+    let mut events = Vec::new();
+    for user in 0..280 {
+        events.push(event(
+            A,
+            &format!("l{user:03}"),
+            &format!("2026-10-10T{:02}:{:02}:00Z", user / 60, user % 60),
+            "systems",
+            "user_login_attempt",
+            json!({"username": format!("user{user:03}"), "success": true, "system": host,
+                "client_ip": format!("10.0.{}.{}", user / 100, user % 100)}),
+        ));
+    }
+    for n in 0..13 {
+        events.push(event(
+            A,
+            &format!("c{n:02}"),
+            &format!("2026-10-11T09:{n:02}:00Z"),
+            "systems",
+            "command_result",
+            json!({"system": host, "command_result": {"exit_code": n}}),
+        ));
+    }
+    let (_dir, store) = store_of(events);
+    let report = enrich(&store, A, "host", "busy5").unwrap();
+    assert_eq!(report["users"].as_array().unwrap().len(), 25);
+    assert_eq!(report["source_ips"].as_array().unwrap().len(), 25);
+    assert_eq!(report["commands"].as_array().unwrap().len(), 10);
+    assert_eq!(
+        report["totals"],
+        json!({"users": 280, "source_ips": 280, "commands": 13, "mdm_results": 0,
+            "admin_changes": 0})
+    );
+    let output = run(
+        store.parent().unwrap(),
+        &[
+            "enrich",
+            "--store",
+            store.to_str().unwrap(),
+            "--org",
+            A,
+            "--at",
+            AT,
+            "host",
+            "Busy5",
+        ],
+    );
+    let outline = String::from_utf8(output.stdout).unwrap();
+    assert!(outline.contains("\nusers (25 of 280):\n"), "{outline}");
+    assert!(outline.contains("\ncommands (10 of 13):\n"), "{outline}");
+    assert!(!outline.contains("totals"), "{outline}");
+
+    let user = enrich(&store, A, "user", "user007").unwrap();
+    assert_eq!(user["totals"]["client_ips"], 1);
+    assert_eq!(user["client_ips"].as_array().unwrap().len(), 1);
+}

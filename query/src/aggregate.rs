@@ -1,6 +1,8 @@
 //! Count, distinct (terms buckets) and interval (date-histogram buckets) in the DI response
 //! shapes.
 
+use std::collections::{BTreeMap, HashMap, HashSet};
+
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Int64Type};
 use chrono::{DateTime, FixedOffset, SecondsFormat};
@@ -51,7 +53,14 @@ pub struct DateBucket {
     pub key: i64,
     pub key_as_string: String,
     pub doc_count: u64,
+    /// With `stack_by`: the bucket's count split by the field's values (lower case; `(none)`
+    /// for events without it; beyond the [`MAX_STACKS`] most frequent values, `(other)`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stacks: Option<BTreeMap<String, u64>>,
 }
+
+/// The most values a stacked histogram keeps apart; the rest are summed as `(other)`.
+pub const MAX_STACKS: usize = 12;
 
 /// `POST /events/interval`: buckets in time order, empty ones between the first and the last
 /// included.
@@ -135,28 +144,45 @@ impl QueryEngine {
         // Every matching row is at or after start_time >= origin, so the integer division
         // truncates towards the bucket start.
         let bucket = (micros - lit(origin)) / lit(width);
+        let mut groups = vec![bucket.alias("bucket")];
+        if let Some(path) = &request.stack_by {
+            groups.push(resolve(path).text().alias("stack"));
+        }
         let batches = self
             .events(&ctx, scope)?
             .filter(filter::filter(&request.query)?)?
-            .aggregate(
-                vec![bucket.alias("bucket")],
-                vec![count(lit(1)).alias("doc_count")],
-            )?
+            .aggregate(groups, vec![count(lit(1)).alias("doc_count")])?
             .sort(vec![col("bucket").sort(true, false)])?
             .collect()
             .await?;
-        let mut counts: Vec<(i64, u64)> = Vec::new();
+        // (bucket, stack value, count), in bucket order.
+        let mut counts: Vec<(i64, Option<String>, u64)> = Vec::new();
         for batch in &batches {
             let index = arrow::compute::cast(batch.column(0), &DataType::Int64)?;
             let index = index.as_primitive::<Int64Type>();
-            let total = arrow::compute::cast(batch.column(1), &DataType::Int64)?;
+            let total =
+                arrow::compute::cast(batch.column(batch.num_columns() - 1), &DataType::Int64)?;
             let total = total.as_primitive::<Int64Type>();
+            let stacks = if request.stack_by.is_some() {
+                Some(text_column(batch, "stack")?)
+            } else {
+                None
+            };
+            let stacks = stacks.as_ref().map(|s| s.as_string::<i32>());
             for row in 0..batch.num_rows() {
                 if index.is_valid(row) {
-                    counts.push((index.value(row), total.value(row).max(0) as u64));
+                    let stack = stacks.map(|s| {
+                        if s.is_valid(row) {
+                            s.value(row).to_owned()
+                        } else {
+                            "(none)".to_owned()
+                        }
+                    });
+                    counts.push((index.value(row), stack, total.value(row).max(0) as u64));
                 }
             }
         }
+        let kept = kept_stacks(&counts);
         let (Some(first), Some(last)) = (counts.first(), counts.last()) else {
             return Ok(IntervalResponse {
                 buckets: Vec::new(),
@@ -177,23 +203,44 @@ impl QueryEngine {
         let mut buckets = Vec::with_capacity((last.0 - first.0 + 1) as usize);
         let mut next = counts.iter().peekable();
         for index in first.0..=last.0 {
-            let doc_count = match next.peek() {
-                Some((at, n)) if *at == index => {
-                    let n = *n;
-                    next.next();
-                    n
+            let mut doc_count = 0;
+            let mut stacks = request.stack_by.as_ref().map(|_| BTreeMap::new());
+            while let Some((_, stack, n)) = next.next_if(|(at, _, _)| *at == index) {
+                doc_count += n;
+                if let (Some(stacks), Some(stack)) = (stacks.as_mut(), stack) {
+                    let key = if kept.contains(stack) {
+                        stack.clone()
+                    } else {
+                        "(other)".to_owned()
+                    };
+                    *stacks.entry(key).or_insert(0) += n;
                 }
-                _ => 0,
-            };
+            }
             let start_us = origin + index * width;
             buckets.push(DateBucket {
                 key: start_us.div_euclid(1000),
                 key_as_string: format_local(start_us, &offset),
                 doc_count,
+                stacks,
             });
         }
         Ok(IntervalResponse { buckets })
     }
+}
+
+/// The [`MAX_STACKS`] stack values with the most events (all of them when there are no more),
+/// ties by value.
+fn kept_stacks(counts: &[(i64, Option<String>, u64)]) -> HashSet<String> {
+    let mut totals: HashMap<&str, u64> = HashMap::new();
+    for (_, stack, n) in counts {
+        if let Some(stack) = stack {
+            *totals.entry(stack).or_insert(0) += n;
+        }
+    }
+    let mut ranked: Vec<(&str, u64)> = totals.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    ranked.truncate(MAX_STACKS);
+    ranked.into_iter().map(|(s, _)| s.to_owned()).collect()
 }
 
 /// The start of the bucket that holds `start_time`: buckets align to midnight (and to Monday

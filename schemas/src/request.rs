@@ -228,6 +228,9 @@ pub struct IntervalQuery {
     pub value: u32,
     /// The time zone as a fixed offset east of UTC, in seconds.
     pub offset_seconds: i32,
+    /// An extension of this engine (`stack_by`): a field path whose values split each bucket's
+    /// count, as a histogram stacked by service or outcome draws it.
+    pub stack_by: Option<String>,
 }
 
 impl IntervalQuery {
@@ -309,11 +312,22 @@ pub fn parse_interval_query_value(value: &Value) -> Result<IntervalQuery, Reques
             ));
         }
     };
+    let stack_by = match value.get("stack_by") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(path)) if valid_path(path.trim()) => Some(path.trim().to_owned()),
+        Some(other) => {
+            return Err(bad(
+                "stack_by",
+                format!("{other} is not a field path like \"service\""),
+            ));
+        }
+    };
     Ok(IntervalQuery {
         query,
         unit,
         value: interval_value,
         offset_seconds,
+        stack_by,
     })
 }
 

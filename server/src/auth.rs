@@ -21,7 +21,7 @@ use insights_query::Scope;
 
 use super::App;
 use super::error::ApiError;
-use super::keys::{ALL_ORGS, Role};
+use super::keys::{ALL_ORGS, KeyRecord, Role};
 
 /// The authentication layer of a router whose routes need `role`: the request goes on to its
 /// handler with its [`Caller`] only if its one credential may act in `role`.
@@ -130,15 +130,20 @@ fn credential(headers: &HeaderMap) -> Result<Credential<'_>, ApiError> {
     }
 }
 
-/// Authenticates a request and checks that its key may act in `role`.
-async fn authorize(app: &App, headers: &HeaderMap, role: Role) -> Result<Caller, ApiError> {
+/// The key or service account of a request's one credential.
+pub async fn identify(app: &App, headers: &HeaderMap) -> Result<KeyRecord, ApiError> {
     let checked = match credential(headers)? {
         Credential::ApiKey(presented) => app.keys.verify(presented).await,
         Credential::Bearer(token) => app.keys.verify_token(token).await,
     };
-    let key = checked
+    checked
         .map_err(|e| ApiError::internal(format!("checking the key: {e:#}")))?
-        .ok_or_else(|| ApiError::unauthorized("unknown, expired or revoked API key or token"))?;
+        .ok_or_else(|| ApiError::unauthorized("unknown, expired or revoked API key or token"))
+}
+
+/// Authenticates a request and checks that its key may act in `role`.
+async fn authorize(app: &App, headers: &HeaderMap, role: Role) -> Result<Caller, ApiError> {
+    let key = identify(app, headers).await?;
     let allowed = key.role == Role::Admin || key.role == role;
     if !allowed {
         return Err(ApiError::forbidden(format!(

@@ -122,6 +122,8 @@ struct App {
     max_body_bytes: usize,
     max_record_bytes: usize,
     request_timeout: Duration,
+    /// Export download links waiting for their download, by token.
+    downloads: std::sync::Mutex<std::collections::HashMap<String, routes::Ticket>>,
 }
 
 impl App {
@@ -192,6 +194,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<Stopped> {
         max_body_bytes: config.max_body_bytes,
         max_record_bytes: config.max_record_bytes,
         request_timeout: config.request_timeout.max(Duration::from_secs(1)),
+        downloads: std::sync::Mutex::default(),
     });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

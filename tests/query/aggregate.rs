@@ -106,6 +106,31 @@ fn count_distinct_and_interval_answer_in_di_shapes() {
         json!([
         {"key": 1_790_812_800_000_i64, "key_as_string": "2026-10-01T00:00:00.000Z", "doc_count": 2}])
     );
+    // stacked by service: each bucket's count split by the values, empty buckets too
+    let stacked = json_of(insights_in(
+        &store,
+        &[
+            &["interval", "--interval-unit", "d", "--stack-by", "service"][..],
+            &base[..],
+        ]
+        .concat(),
+    ));
+    let stacks: Vec<Value> = stacked["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["stacks"].clone())
+        .collect();
+    assert_eq!(
+        stacks,
+        [
+            json!({"radius": 1, "sso": 1}),
+            json!({"directory": 1, "systems": 1}),
+            json!({"radius": 1}),
+            json!({}),
+            json!({"mdm": 1})
+        ]
+    );
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! `enrich_host`: a host's identity, who signed in to it and from where, its commands, MDM
 //! results and admin changes.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use datafusion::prelude::{Expr, col, lit};
 use serde_json::Value;
@@ -57,6 +57,8 @@ struct Fold {
     last_failed: Latest<SeenAt>,
     /// The newest items of each kind (their keys hold no id when the scan read none).
     details: Details,
+    /// How many items of each kind there are in all.
+    detail_totals: HashMap<Detail, u64>,
 }
 
 impl Fold {
@@ -95,6 +97,7 @@ impl Fold {
             None
         };
         if let Some((kind, party)) = detail {
+            *self.detail_totals.entry(kind).or_default() += 1;
             let items = self.details.entry(kind).or_default();
             items.push((rows.key(row), (event_type.to_owned(), party)));
             // Only the newest few are listed: keep the list short as it grows.
@@ -280,6 +283,16 @@ impl QueryEngine {
                 .unwrap_or(Value::Null)
         });
         let admin_changes = list(Detail::Admin, &changes_of);
+        let (users, users_total) = std::mem::take(&mut fold.users).list();
+        let (source_ips, ips_total) = std::mem::take(&mut fold.ips).list();
+        let detail_total = |kind| fold.detail_totals.get(&kind).copied().unwrap_or(0);
+        let totals = BTreeMap::from([
+            ("users", users_total),
+            ("source_ips", ips_total),
+            ("commands", detail_total(Detail::Command)),
+            ("mdm_results", detail_total(Detail::Mdm)),
+            ("admin_changes", detail_total(Detail::Admin)),
+        ]);
         Ok(HostReport {
             searched,
             organization: organization.to_owned(),
@@ -290,8 +303,8 @@ impl QueryEngine {
             display_name,
             os,
             events: fold.events,
-            users: fold.users.list(),
-            source_ips: fold.ips.list(),
+            users,
+            source_ips,
             failed_logins: fold.failed_logins,
             last_failed_login: fold.last_failed.into_value().map(SeenAt::report),
             commands,
@@ -299,6 +312,7 @@ impl QueryEngine {
             admin_changes,
             last_activity: (fold.last_activity.at > i64::MIN)
                 .then(|| format_timestamp_us(fold.last_activity.at)),
+            totals,
         })
     }
 }

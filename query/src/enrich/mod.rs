@@ -126,6 +126,9 @@ pub struct UserReport {
     pub changes_to_user: Vec<Change>,
     pub changes_by_user: Vec<Change>,
     pub signals: Vec<String>,
+    /// How many entries each list above has in all; a list shows at most its newest or
+    /// busiest few ([`LIST_LIMIT`] tallies, [`RECENT_CHANGES`] changes).
+    pub totals: BTreeMap<&'static str, u64>,
 }
 
 /// What the events say about a host.
@@ -148,6 +151,8 @@ pub struct HostReport {
     pub mdm_results: Vec<Change>,
     pub admin_changes: Vec<Change>,
     pub last_activity: Option<String>,
+    /// How many entries each list above has in all (see [`UserReport::totals`]).
+    pub totals: BTreeMap<&'static str, u64>,
 }
 
 /// The latest of something by event time, whatever order rows come in.
@@ -236,11 +241,14 @@ impl Tallies {
         }
     }
 
-    fn list(self) -> Vec<Tally> {
+    /// The [`LIST_LIMIT`] most frequent values, and how many values there are in all.
+    fn list(self) -> (Vec<Tally>, u64) {
         let mut list: Vec<(String, TallyEntry)> = self.0.into_iter().collect();
+        let total = list.len() as u64;
         list.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(&b.0)));
         list.truncate(LIST_LIMIT);
-        list.into_iter()
+        let list = list
+            .into_iter()
             .map(|(value, entry)| Tally {
                 value,
                 count: entry.count,
@@ -248,7 +256,8 @@ impl Tallies {
                 last_seen: format_timestamp_us(entry.last),
                 detail: entry.detail,
             })
-            .collect()
+            .collect();
+        (list, total)
     }
 }
 
@@ -275,13 +284,28 @@ mod tests {
         tallies.add("1.1.1.1", 30, Some("DE"));
         tallies.add("1.1.1.1", 10, Some("US"));
         tallies.add("2.2.2.2", 20, None);
-        let list = tallies.list();
+        let (list, total) = tallies.list();
+        assert_eq!(total, 2);
         assert_eq!(list[0].value, "1.1.1.1");
         assert_eq!(list[0].count, 2);
         assert_eq!(list[0].first_seen, format_timestamp_us(10));
         assert_eq!(list[0].last_seen, format_timestamp_us(30));
         assert_eq!(list[0].detail.as_deref(), Some("DE"));
         assert_eq!(list[1].detail, None);
+    }
+
+    #[test]
+    fn tallies_list_the_busiest_and_count_them_all() {
+        let mut tallies = Tallies::default();
+        for user in 0..LIST_LIMIT + 5 {
+            for at in 0..=user {
+                tallies.add(&format!("user{user:03}"), i64::try_from(at).unwrap(), None);
+            }
+        }
+        let (list, total) = tallies.list();
+        assert_eq!(list.len(), LIST_LIMIT);
+        assert_eq!(total, LIST_LIMIT as u64 + 5);
+        assert_eq!(list[0].value, format!("user{:03}", LIST_LIMIT + 4));
     }
 
     #[test]

@@ -345,6 +345,8 @@ impl QueryEngine {
             )));
         }
 
+        let changes_to_user_total = fold.to_user.len() as u64;
+        let changes_by_user_total = fold.by_user.len() as u64;
         let mut to_user = newest(std::mem::take(&mut fold.to_user), ATTRIBUTE_EVENTS);
         let by_user = newest(std::mem::take(&mut fold.by_user), RECENT_CHANGES);
         let keys = to_user.iter().chain(&by_user).map(|(key, _)| key);
@@ -436,6 +438,18 @@ impl QueryEngine {
                 .filter_map(|(service, latest)| latest.into_value().map(|s| (service, s.report())))
                 .collect()
         };
+        let (client_ips, ips_total) = std::mem::take(&mut fold.ips).list();
+        let (countries, countries_total) = std::mem::take(&mut fold.countries).list();
+        let (devices, devices_total) = std::mem::take(&mut fold.devices).list();
+        let (applications, applications_total) = std::mem::take(&mut fold.apps).list();
+        let totals = BTreeMap::from([
+            ("client_ips", ips_total),
+            ("countries", countries_total),
+            ("devices", devices_total),
+            ("applications", applications_total),
+            ("changes_to_user", changes_to_user_total),
+            ("changes_by_user", changes_by_user_total),
+        ]);
         Ok(UserReport {
             searched,
             organization: organization.to_owned(),
@@ -456,15 +470,16 @@ impl QueryEngine {
             last_failure: seen(fold.last_failure),
             failures_24h: fold.failures_24h,
             failures_7d: fold.failures_7d,
-            client_ips: fold.ips.list(),
-            countries: fold.countries.list(),
-            devices: fold.devices.list(),
-            applications: fold.apps.list(),
+            client_ips,
+            countries,
+            devices,
+            applications,
             radius: usage(fold.radius),
             ldap: usage(fold.ldap),
             changes_to_user: to_user.into_iter().map(change).collect(),
             changes_by_user: by_user.into_iter().map(change).collect(),
             signals,
+            totals,
         })
     }
 

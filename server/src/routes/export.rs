@@ -1,11 +1,11 @@
 //! `GET|POST /api/v1/export`: every event of a DI request or a saved view, streamed as
 //! NDJSON, JSON or CSV, optionally gzipped.
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use futures::TryStreamExt;
 use serde::Deserialize;
@@ -14,7 +14,7 @@ use serde_json::Value;
 use insights_query::{Format, export};
 use insights_schemas::request::{EventQuery, parse_event_query, parse_event_query_value};
 
-use super::answer::{header_value, request_id};
+use super::answer::{header_value, json_response, request_id};
 use super::body::read_body;
 use super::limits::query_permits;
 use crate::App;
@@ -23,7 +23,7 @@ use crate::error::ApiError;
 
 type Shared = State<Arc<App>>;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 pub(super) struct ExportParams {
     /// A saved view to export.
     view: Option<String>,
@@ -66,6 +66,86 @@ pub(super) async fn post(
     stream_export(&app, &caller, query, &params).await
 }
 
+/// How long a download link may wait for its download.
+const LINK_LIFE: Duration = Duration::from_secs(60);
+/// Download links waiting at once; the oldest go first beyond this.
+const MAX_LINKS: usize = 1_000;
+
+/// An export waiting for its download: who asked, and for what.
+pub(crate) struct Ticket {
+    caller: Caller,
+    query: EventQuery,
+    params: ExportParams,
+    expires: Instant,
+}
+
+/// `POST /api/v1/export/link`: the same request as `POST /api/v1/export`, checked now and
+/// answered with a single-use link that downloads it within a minute without a credential.
+/// A browser cannot send `x-api-key` with a navigation, and a fetched body would be held in
+/// memory before it is saved; a link streams to disk through the browser's own download.
+pub(super) async fn link(
+    State(app): Shared,
+    caller: Caller,
+    headers: HeaderMap,
+    Query(params): Query<ExportParams>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = read_body(&app, &headers, body).await?;
+    let query = parse_event_query(&bytes)?;
+    Format::parse(params.format.as_deref().unwrap_or("ndjson"))?;
+    let mut token = [0u8; 32];
+    getrandom::fill(&mut token)
+        .map_err(|e| ApiError::internal(format!("no randomness for a download link: {e}")))?;
+    let token = hex::encode(token);
+    let now = Instant::now();
+    {
+        let mut links = app.downloads.lock().unwrap_or_else(|e| e.into_inner());
+        links.retain(|_, ticket| ticket.expires > now);
+        if links.len() >= MAX_LINKS
+            && let Some(oldest) = links
+                .iter()
+                .min_by_key(|(_, ticket)| ticket.expires)
+                .map(|(token, _)| token.clone())
+        {
+            links.remove(&oldest);
+        }
+        links.insert(
+            token.clone(),
+            Ticket {
+                caller,
+                query,
+                params,
+                expires: now + LINK_LIFE,
+            },
+        );
+    }
+    let mut response = json_response(&serde_json::json!({
+        "url": format!("/api/v1/export/download/{token}"),
+        "expires_in_seconds": LINK_LIFE.as_secs(),
+    }));
+    *response.status_mut() = StatusCode::CREATED;
+    Ok(response)
+}
+
+/// `GET /api/v1/export/download/{token}`: the export of a link, once.
+pub(super) async fn download(
+    State(app): Shared,
+    Path(token): Path<String>,
+) -> Result<Response, ApiError> {
+    let ticket = app
+        .downloads
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&token)
+        .filter(|ticket| ticket.expires > Instant::now())
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "this download link is unknown, used or expired (links last a minute and work                  once); start the export again",
+            )
+        })?;
+    stream_export(&app, &ticket.caller, ticket.query, &ticket.params).await
+}
+
 async fn stream_export(
     app: &App,
     caller: &Caller,
@@ -94,6 +174,16 @@ async fn stream_export(
         format.content_type()
     };
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    let filename = format!(
+        "events-{}.{}{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
+        format.extension(),
+        if gzip { ".gz" } else { "" }
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        header_value(&format!("attachment; filename=\"{filename}\"")),
+    );
     headers.insert("x-request-id", header_value(&request_id()));
     Ok(response)
 }

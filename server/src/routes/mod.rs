@@ -1,10 +1,12 @@
 //! The routes, by area in modules of their own, and the router that puts them behind their
 //! role's authentication layer: the DI routes, SQL, views, exports and enrichment need a read
 //! key; ingest an ingest key (an admin key may do both). `/oauth2/token`, `/healthz`,
-//! `/metrics` and the OpenAPI document need none.
+//! `/metrics`, the OpenAPI document and the console's files need none; `/api/v1/me` checks the
+//! key itself (it needs no organization), and an export download link is its own credential.
 
 mod answer;
 mod body;
+mod console;
 mod di;
 mod enrich;
 mod export;
@@ -27,6 +29,7 @@ use answer::header_value;
 
 use crate::metrics;
 pub(crate) use answer::request_id;
+pub(crate) use export::Ticket;
 
 use crate::App;
 use crate::auth::require;
@@ -51,6 +54,7 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/api/v1/views/{name}/run", post(views::run))
         .route("/api/v1/export", get(export::get).post(export::post))
+        .route("/api/v1/export/link", post(export::link))
         .route("/api/v1/enrich/user/{who}", get(enrich::user))
         .route("/api/v1/enrich/host/{which}", get(enrich::host))
         .route_layer(from_fn_with_state((app.clone(), Role::Read), require));
@@ -58,6 +62,11 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/ingest", post(ingest::ingest))
         .route_layer(from_fn_with_state((app.clone(), Role::Ingest), require));
     let open = Router::new()
+        .route("/", get(console::index))
+        .route("/console/{*path}", get(console::file))
+        .route("/api/v1/me", get(console::me))
+        // The token in the path is the credential: single-use, a minute long.
+        .route("/api/v1/export/download/{token}", get(export::download))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/oauth2/token", post(oauth_token))
         .route("/healthz", get(healthz))

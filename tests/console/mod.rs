@@ -638,6 +638,53 @@ fn a_key_sees_only_its_organization_and_an_admin_key_picks_one() {
         Some(json!({"name": "b-private-view", "description": "only B",
             "request": {"service": ["all"], "start_time": "2000-01-01T00:00:00Z"}})),
     );
+    // The page and its files come with a policy that allows nothing but this origin.
+    let client = reqwest::Client::new();
+    let page = runtime().block_on(receive(client.get(&base)));
+    let policy = page.header("content-security-policy").unwrap();
+    for directive in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(policy.contains(directive), "{policy}");
+    }
+    assert_eq!(
+        page.header("x-content-type-options").as_deref(),
+        Some("nosniff")
+    );
+    let missing = runtime().block_on(receive(client.get(f.server.url("/console/js/none.js"))));
+    assert_eq!(missing.status, 404);
+
+    // A download link works once, for the key's organization only.
+    let link: Value = serde_json::from_slice(&api(
+        &f.server,
+        &f.read_a,
+        None,
+        "/api/v1/export/link?format=ndjson",
+        Some(json!({"service": ["all"], "start_time": "2000-01-01T00:00:00Z"})),
+    ))
+    .unwrap();
+    let url = f.server.url(link["url"].as_str().unwrap());
+    let first = runtime().block_on(receive(client.get(&url)));
+    assert_eq!(first.status, 200);
+    assert!(
+        first
+            .header("content-disposition")
+            .unwrap()
+            .starts_with("attachment")
+    );
+    let exported = String::from_utf8(first.body).unwrap();
+    assert!(exported.lines().count() > 20_000);
+    assert!(
+        exported
+            .lines()
+            .all(|line| line.contains(&f.org_a) && !line.contains(&f.org_b))
+    );
+    let again = runtime().block_on(receive(client.get(&url)));
+    assert_eq!(again.status, 404, "a link works once");
+
     let driver = Driver::start();
     let downloads = f.dir.join("downloads");
     std::fs::create_dir_all(&downloads).unwrap();
@@ -687,6 +734,29 @@ fn a_key_sees_only_its_organization_and_an_admin_key_picks_one() {
         .map(|(id, _)| id)
         .collect();
     assert!(ids.iter().all(|id| mine.contains(id)));
+    // A top value is a filter: the busiest user of the screen, one click.
+    let top_user = browser.text("#top section[data-field='username'] li:first-child .key");
+    let before = loaded(&browser);
+    browser.click("#top section[data-field='username'] li:first-child button");
+    wait_loaded(&browser, before);
+    assert!(
+        browser
+            .text("#chips")
+            .contains(&format!("user: {top_user}"))
+    );
+    let actors = browser.script(
+        "return [...document.querySelectorAll('#events-body tr td:nth-child(4)')].map((c) => c.textContent.toLowerCase());",
+        json!([]),
+    );
+    assert!(
+        actors
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a.as_str() == Some(top_user.as_str())),
+        "every row is the user's: {actors}"
+    );
+
     let errors = console_errors(&browser, &[]);
     assert!(errors.is_empty(), "console errors: {errors:?}");
     assert_local_only(&requested_urls(&browser), &base);

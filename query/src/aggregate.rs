@@ -53,14 +53,19 @@ pub struct DateBucket {
     pub key: i64,
     pub key_as_string: String,
     pub doc_count: u64,
-    /// With `stack_by`: the bucket's count split by the field's values (lower case; `(none)`
-    /// for events without it; beyond the [`MAX_STACKS`] most frequent values, `(other)`).
+    /// With `stack_by`: the bucket's count split by the field's values (lower case; beyond the
+    /// [`MAX_STACKS`] most frequent values, [`OTHER_STACK`]; events without the field,
+    /// [`NO_STACK`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stacks: Option<BTreeMap<String, u64>>,
 }
 
-/// The most values a stacked histogram keeps apart; the rest are summed as `(other)`.
+/// The most values a stacked histogram keeps apart; the rest are summed as [`OTHER_STACK`].
 pub const MAX_STACKS: usize = 12;
+/// The stack of the values beyond the [`MAX_STACKS`] most frequent.
+pub const OTHER_STACK: &str = "(other)";
+/// The stack of events without the field; never folded into [`OTHER_STACK`].
+pub const NO_STACK: &str = "(none)";
 
 /// `POST /events/interval`: buckets in time order, empty ones between the first and the last
 /// included.
@@ -156,7 +161,7 @@ impl QueryEngine {
             .collect()
             .await?;
         // (bucket, stack value, count), in bucket order.
-        let mut counts: Vec<(i64, Option<String>, u64)> = Vec::new();
+        let mut counts: Vec<(i64, Option<Option<String>>, u64)> = Vec::new();
         for batch in &batches {
             let index = arrow::compute::cast(batch.column(0), &DataType::Int64)?;
             let index = index.as_primitive::<Int64Type>();
@@ -171,13 +176,8 @@ impl QueryEngine {
             let stacks = stacks.as_ref().map(|s| s.as_string::<i32>());
             for row in 0..batch.num_rows() {
                 if index.is_valid(row) {
-                    let stack = stacks.map(|s| {
-                        if s.is_valid(row) {
-                            s.value(row).to_owned()
-                        } else {
-                            "(none)".to_owned()
-                        }
-                    });
+                    // None: not stacked; Some(None): an event without the field.
+                    let stack = stacks.map(|s| s.is_valid(row).then(|| s.value(row).to_owned()));
                     counts.push((index.value(row), stack, total.value(row).max(0) as u64));
                 }
             }
@@ -208,12 +208,12 @@ impl QueryEngine {
             while let Some((_, stack, n)) = next.next_if(|(at, _, _)| *at == index) {
                 doc_count += n;
                 if let (Some(stacks), Some(stack)) = (stacks.as_mut(), stack) {
-                    let key = if kept.contains(stack) {
-                        stack.clone()
-                    } else {
-                        "(other)".to_owned()
+                    let key = match stack {
+                        None => NO_STACK,
+                        Some(value) if kept.contains(value) => value,
+                        Some(_) => OTHER_STACK,
                     };
-                    *stacks.entry(key).or_insert(0) += n;
+                    *stacks.entry(key.to_owned()).or_insert(0) += n;
                 }
             }
             let start_us = origin + index * width;
@@ -230,10 +230,10 @@ impl QueryEngine {
 
 /// The [`MAX_STACKS`] stack values with the most events (all of them when there are no more),
 /// ties by value.
-fn kept_stacks(counts: &[(i64, Option<String>, u64)]) -> HashSet<String> {
+fn kept_stacks(counts: &[(i64, Option<Option<String>>, u64)]) -> HashSet<String> {
     let mut totals: HashMap<&str, u64> = HashMap::new();
     for (_, stack, n) in counts {
-        if let Some(stack) = stack {
+        if let Some(Some(stack)) = stack {
             *totals.entry(stack).or_insert(0) += n;
         }
     }
@@ -288,5 +288,20 @@ mod tests {
             format_local(1_791_349_200_000_000, &offset),
             "2026-10-07T00:00:00.000-05:00"
         );
+    }
+
+    #[test]
+    fn stacks_keep_the_busiest_values_and_leave_events_without_the_field_apart() {
+        let mut counts = Vec::new();
+        for value in 0..(MAX_STACKS as u64 + 2) {
+            counts.push((0, Some(Some(format!("v{value:02}"))), 100 - value));
+        }
+        // Events without the field outnumber every value, and are never ranked among them.
+        counts.push((0, Some(None), 1_000));
+        let kept = kept_stacks(&counts);
+        assert_eq!(kept.len(), MAX_STACKS);
+        assert!(kept.contains("v00") && kept.contains(&format!("v{:02}", MAX_STACKS - 1)));
+        assert!(!kept.contains(&format!("v{MAX_STACKS:02}")));
+        assert!(!kept.contains(NO_STACK));
     }
 }

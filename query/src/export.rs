@@ -75,6 +75,13 @@ impl Export {
     }
 }
 
+/// Checks what an export of `query` would refuse: its `fields` and its filter.
+pub fn check(query: &EventQuery) -> Result<()> {
+    check_fields(&query.fields)?;
+    filter::filter(query)?;
+    Ok(())
+}
+
 /// Starts exporting what `query` matches (ignoring `limit` and `skip`; `search_after` resumes).
 pub async fn export(
     engine: Arc<QueryEngine>,
@@ -83,10 +90,9 @@ pub async fn export(
     format: Format,
     gzip: bool,
 ) -> Result<Export> {
-    check_fields(&query.fields)?;
-    // Validate the filter before anything is streamed, so a bad request is an error, not a
+    // Validate the request before anything is streamed, so a bad request is an error, not a
     // truncated body.
-    filter::filter(&query)?;
+    check(&query)?;
     let reads_raw = format
         .columns(&query.fields)
         .contains(&insights_schemas::column::RAW);

@@ -350,6 +350,11 @@ fn an_auditor_filters_scrolls_saves_exports_and_shares_a_view() {
     let downloads = f.dir.join("downloads");
     std::fs::create_dir_all(&downloads).unwrap();
     let browser = driver.session(&f.dir.join("profile-1"), &downloads);
+    // A zone half an hour off the hour: the histogram's buckets align to its midnight.
+    browser.cdp(
+        "Emulation.setTimezoneOverride",
+        json!({"timezoneId": "Asia/Kolkata"}),
+    );
 
     // Sign-in: a wrong key is refused on the sign-in screen with the reason.
     browser.goto(&base);
@@ -542,6 +547,12 @@ fn an_auditor_filters_scrolls_saves_exports_and_shares_a_view() {
         &browser,
         json!({"service": ["sso"], "search_term": {"and": [{"success": false}]}}),
     );
+    // Whole 3-hour buckets of the zone shown (UTC+05:30): they start at 18:30, 21:30 ... UTC.
+    for edge in ["start_time", "end_time"] {
+        let at = chrono::DateTime::parse_from_rfc3339(narrowed[edge].as_str().unwrap()).unwrap();
+        let since_local_midnight = (at.timestamp_millis() + 19_800_000).rem_euclid(10_800_000);
+        assert_eq!(since_local_midnight, 0, "{edge} {at} is a bucket's edge");
+    }
     let narrowed_ids: Vec<String> = di_events(&f.server, &f.read_a, &narrowed)
         .into_iter()
         .map(|(id, _)| id)

@@ -75,11 +75,13 @@ async function failure(response) {
   return new ApiError(response.status, message, response.headers.get('x-request-id'), field);
 }
 
-// One request; resolves to the Response once it is OK. 401 signs out.
-export async function request(method, path, body, extraHeaders = {}) {
+// One request; resolves to the Response once it is OK. 401 signs out. A request whose `signal`
+// is aborted while it waits for its turn is not sent.
+export async function request(method, path, body, extraHeaders = {}, signal = undefined) {
   await slot();
   try {
-    const init = {method, headers: headers(extraHeaders), cache: 'no-store'};
+    if (signal && signal.aborted) throw new DOMException('replaced by a newer screen', 'AbortError');
+    const init = {method, headers: headers(extraHeaders), cache: 'no-store', signal};
     if (body !== undefined) {
       init.body = typeof body === 'string' ? body : JSON.stringify(body);
       init.headers['content-type'] = 'application/json';
@@ -87,7 +89,7 @@ export async function request(method, path, body, extraHeaders = {}) {
     const response = await fetch(path, init);
     if (!response.ok) {
       const error = await failure(response);
-      if (response.status === 401) onSignedOut(error.message);
+      if (response.status === 401 && key()) onSignedOut(error.message);
       throw error;
     }
     return response;
@@ -96,8 +98,8 @@ export async function request(method, path, body, extraHeaders = {}) {
   }
 }
 
-export async function json(method, path, body, extraHeaders) {
-  const response = await request(method, path, body, extraHeaders);
+export async function json(method, path, body, extraHeaders, signal) {
+  const response = await request(method, path, body, extraHeaders, signal);
   return response.status === 204 ? null : response.json();
 }
 
@@ -111,16 +113,15 @@ export async function me(candidate) {
 const DI = '/insights/directory/v1';
 
 // A page of events: the response text (the stored events, byte for byte) and the cursor.
-export async function events(body) {
-  const response = await request('POST', `${DI}/events`, body);
+export async function events(body, signal) {
+  const response = await request('POST', `${DI}/events`, body, {}, signal);
   const text = await response.text();
   const after = response.headers.get('x-search_after');
   return {text, searchAfter: after ? JSON.parse(after) : null};
 }
 
-export const count = (body) => json('POST', `${DI}/events/count`, body);
-export const distinct = (body) => json('POST', `${DI}/events/distinct`, body);
-export const interval = (body) => json('POST', `${DI}/events/interval`, body);
+export const distinct = (body, signal) => json('POST', `${DI}/events/distinct`, body, {}, signal);
+export const interval = (body, signal) => json('POST', `${DI}/events/interval`, body, {}, signal);
 export const views = () => json('GET', '/api/v1/views');
 export const saveView = (view, replace) =>
   json('POST', '/api/v1/views', view, replace ? {'x-replace': 'true'} : {});

@@ -5,6 +5,7 @@ import {$, h, clear, num} from './dom.js';
 import {formatTime} from './state.js';
 
 let options = {utc: false};
+let asked = 0;
 
 export function initEnrich() {
   $('enrich-close').addEventListener('click', () => $('enrich').close());
@@ -12,15 +13,18 @@ export function initEnrich() {
 
 export async function openEnrich(kind, who, state) {
   options = state;
+  const mine = ++asked;
   const body = clear($('enrich-body'));
   $('enrich-title').textContent = `${kind === 'user' ? 'User' : 'Host'} ${who}`;
   body.append(h('p', {className: 'muted'}, 'Loading…'));
   if (!$('enrich').open) $('enrich').showModal();
   try {
     const report = await api.enrich(kind, who);
+    if (mine !== asked) return; // a newer panel was asked for meanwhile
     clear(body);
     (kind === 'user' ? renderUser : renderHost)(report, body);
   } catch (error) {
+    if (mine !== asked) return;
     clear(body).append(h('p', {className: 'error', role: 'alert'}, error.message));
   }
 }

@@ -12,7 +12,9 @@ export function initExport(current, fail) {
       const format = button.dataset.format;
       const body = {...request};
       // CSV: the engine's typed columns, then the chosen columns as dot paths.
-      if (format === 'csv') body.fields = state.columns.map((c) => (COLUMNS[c] ? COLUMNS[c].path : c));
+      if (format === 'csv' && state.columns.length) {
+        body.fields = state.columns.map((c) => (COLUMNS[c] ? COLUMNS[c].path : c));
+      }
       $('export-status').textContent = 'Starting…';
       try {
         const link = await api.exportLink(body, format, $('export-gzip').checked);

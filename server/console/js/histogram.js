@@ -15,11 +15,13 @@ window.addEventListener('resize', () => {
   resizing = setTimeout(() => last && last(), 150);
 });
 
-// Asks for the histogram of `request` over `win` and draws it; resolves to the bucket total.
-export async function loadHistogram(request, win, state, narrow) {
+// Asks for the histogram of `request` over `win` and draws it (unless `signal` was aborted by a
+// newer screen meanwhile); resolves to the bucket total.
+export async function loadHistogram(request, win, state, narrow, signal) {
   const width = bucketWidth(win);
   const answer = await api.interval({...request, interval_unit: width.unit,
-    interval_value: width.value, timezone: offset(state.utc), stack_by: state.stack});
+    interval_value: width.value, timezone: offset(state.utc), stack_by: state.stack}, signal);
+  if (signal.aborted) return null;
   last = () => draw(answer.buckets, win, width, state, narrow);
   last();
   return answer.buckets.reduce((sum, bucket) => sum + bucket.doc_count, 0);
@@ -82,11 +84,12 @@ function draw(buckets, win, width, state, narrow) {
       h('span', {className: `swatch ${colour(key)}`}), ` ${stackLabel(state.stack, key)} `,
       h('span', {className: 'muted'}, num(totals.get(key)))));
   }
-  enableDrag(chart, pixels, start, span, width.ms, narrow);
+  enableDrag(chart, pixels, start, span, buckets.map((b) => b.key), width.ms, narrow);
 }
 
-// Dragging selects whole buckets: from the start of the first to the end of the last.
-function enableDrag(chart, pixels, start, span, bucketMs, narrow) {
+// Dragging selects whole buckets, as the server aligned them (to midnight in the zone shown):
+// from the start of the first bucket touched to the end of the last, within the range.
+function enableDrag(chart, pixels, start, span, keys, bucketMs, narrow) {
   let from = null;
   let band = null;
   const at = (event) => {
@@ -113,9 +116,14 @@ function enableDrag(chart, pixels, start, span, bucketMs, narrow) {
     from = null;
     band.remove();
     if (b - a < 3) return;
-    const origin = start - (start % bucketMs);
-    const first = origin + Math.floor((time(a) - origin) / bucketMs) * bucketMs;
-    const last = origin + Math.ceil((time(b) - origin) / bucketMs) * bucketMs;
-    narrow(new Date(Math.max(first, start)), new Date(Math.min(last, start + span)));
+    const touched = keys.filter((key) => key < time(b) && key + bucketMs > time(a));
+    if (!touched.length) return;
+    const first = Math.max(touched[0], start);
+    const last = Math.min(touched[touched.length - 1] + bucketMs, start + span);
+    narrow(new Date(first), new Date(last));
+  };
+  chart.onpointercancel = () => {
+    from = null;
+    if (band) band.remove();
   };
 }

@@ -17,6 +17,7 @@ let state = S.initial();
 let who = null;
 let current = {state, request: null};
 let generation = 0;
+let screen = null; // the AbortController of the screen's requests
 
 function apply(changes) {
   const next = {...state, ...changes};
@@ -31,6 +32,7 @@ function fail(error) {
     banner.hidden = true;
     return;
   }
+  if (error.name === 'AbortError') return; // a newer screen replaced the request
   if (error.status === 400 && /search_term/.test(error.message)) advancedError(error.message);
   banner.textContent = error.requestId ? `${error.message} (request ${error.requestId})` : error.message;
   banner.hidden = false;
@@ -62,6 +64,9 @@ async function refresh() {
   api.setOrganization(state.org, who.all_organizations);
   $('org-name').textContent = who.all_organizations ? '' : who.organizations[0];
   const run = ++generation;
+  if (screen) screen.abort();
+  screen = new AbortController();
+  const signal = screen.signal;
   const win = S.timeWindow(state);
   renderRange(win);
   renderFilters(state);
@@ -82,11 +87,11 @@ async function refresh() {
   $('total').textContent = '…';
   const narrow = (from, to) => apply({range: null, from: from.toISOString(), to: to.toISOString()});
   const work = [
-    loadTable(request, state),
-    loadHistogram(request, win, state, narrow).then((total) => {
+    loadTable(request, state, signal),
+    loadHistogram(request, win, state, narrow, signal).then((total) => {
       if (run === generation) $('total').textContent = num(total);
     }),
-    loadTopValues(request, state, (changes) => apply(changes)),
+    loadTopValues(request, state, (changes) => apply(changes), signal),
   ];
   const results = await Promise.allSettled(work);
   const failed = results.find((r) => r.status === 'rejected');
@@ -102,6 +107,11 @@ async function enter(me) {
   clear(picker);
   for (const org of who.organizations) picker.append(h('option', {value: org}, org));
   show($('org-picker'), who.all_organizations);
+  if (who.all_organizations && !who.organizations.length) {
+    show($('app'), false);
+    showSignIn('This key may open every organization, but the store holds no events yet.');
+    return;
+  }
   if (!location.hash) history.replaceState(null, '', `#${S.toFragment(S.initial())}`);
   state = S.fromFragment(location.hash);
   if (who.all_organizations && !who.organizations.includes(state.org)) state.org = who.organizations[0] || '';

@@ -61,7 +61,17 @@ export function fromFragment(fragment) {
   for (const name of TEXTS) {
     if (params.has(name)) state[name] = params.get(name);
   }
-  if (state.range === '' || !(state.range in PRESETS)) state.range = state.from ? null : '24h';
+  const valid = (text) => Boolean(text) && !Number.isNaN(new Date(text).getTime());
+  if (!Object.hasOwn(PRESETS, state.range)) {
+    // An absolute range needs a valid start (and a valid end, or none for "until now").
+    const absolute = valid(state.from) && (!state.to || valid(state.to));
+    state.range = absolute ? null : '24h';
+    if (!absolute) {
+      state.from = null;
+      state.to = null;
+    }
+  }
+  if (!['service', 'success'].includes(state.stack)) state.stack = 'service';
   for (const name of LISTS) {
     if (params.has(name)) state[name] = params.get(name).split(',').filter(Boolean);
   }
@@ -101,6 +111,13 @@ export function request(state, win) {
   return body;
 }
 
+// Event types the filter can show: non-empty strings without commas (the URL joins them).
+function eventTypes(value) {
+  const list = Array.isArray(value) ? value : [value];
+  const fine = list.length > 0 && list.every((t) => typeof t === 'string' && t && !t.includes(','));
+  return fine ? list : null;
+}
+
 // A saved view of a state: the DI request, its range relative ("last 7d") if asked.
 export function toView(state, name, description, relative) {
   const view = {name, description, request: request(state, timeWindow(state))};
@@ -117,7 +134,7 @@ export function fromView(view, base) {
     org: base.org, view: view.name};
   const req = view.request || {};
   const relative = /^last\s+(\d+[mhd])$/.exec(view.range || '');
-  if (relative && relative[1] in PRESETS) {
+  if (relative && Object.hasOwn(PRESETS, relative[1])) {
     state.range = relative[1];
   } else {
     state.range = null;
@@ -136,8 +153,8 @@ export function fromView(view, base) {
     const value = part[keys[0]];
     if (keys.length !== 1) {
       rest.push(part);
-    } else if (keys[0] === 'event_type' && !state.eventTypes.length) {
-      state.eventTypes = Array.isArray(value) ? value : [value];
+    } else if (keys[0] === 'event_type' && !state.eventTypes.length && eventTypes(value)) {
+      state.eventTypes = eventTypes(value);
     } else if (keys[0] === 'success' && typeof value === 'boolean' && !state.outcome) {
       state.outcome = value ? 'success' : 'failure';
     } else if (keys[0] === 'username' && typeof value === 'string' && !state.user) {

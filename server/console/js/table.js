@@ -56,12 +56,16 @@ export function initTable(on) {
   new IntersectionObserver((entries) => {
     if (entries.some((e) => e.isIntersecting)) more();
   }, {root: null, rootMargin: '200px'}).observe($('sentinel'));
-  $('more').addEventListener('click', () => more());
+  $('more').addEventListener('click', () => {
+    if (run) run.failed = false;
+    more();
+  });
 }
 
-// Starts the table over for a new request; resolves once the first page is shown.
-export async function loadTable(request, state) {
-  run = {request, after: null, done: false, loading: null, rows: 0, ids: new Set(), state};
+// Starts the table over for a new request; resolves once the first page is shown. `signal`
+// aborts its requests when a newer screen replaces it.
+export async function loadTable(request, state, signal) {
+  run = {request, after: null, done: false, failed: false, loading: null, rows: 0, state, signal};
   renderHead(state);
   clear($('events-body'));
   $('rows-status').textContent = 'Loading…';
@@ -77,12 +81,12 @@ function renderHead(state) {
 
 async function more() {
   const current = run;
-  if (!current || current.done) return;
+  if (!current || current.done || current.failed) return;
   if (current.loading) return current.loading;
   current.loading = (async () => {
     const body = {...current.request, sort: 'DESC', limit: PAGE};
     if (current.after) body.search_after = current.after;
-    const page = await api.events(body);
+    const page = await api.events(body, current.signal);
     if (current !== run) return;
     const texts = arrayElements(page.text);
     const rows = [];
@@ -102,7 +106,10 @@ async function more() {
   try {
     await current.loading;
   } catch (error) {
-    handlers.error(error);
+    // A failed page stops the scrolling until the user asks again (Load more, or a new screen).
+    current.failed = true;
+    $('more').hidden = false;
+    if (current === run) handlers.error(error);
   } finally {
     current.loading = null;
   }
@@ -166,7 +173,7 @@ export function initColumnAdd(getState, apply) {
   $('column-add').addEventListener('submit', (event) => {
     event.preventDefault();
     const path = $('column-path').value.trim();
-    if (!/^[A-Za-z0-9_@$-]+(\.[A-Za-z0-9_@$-]+)*$/.test(path)) {
+    if (!/^[A-Za-z0-9_@-]+(\.[A-Za-z0-9_@-]+)*$/.test(path)) {
       $('column-path').setCustomValidity('a dot path such as useragent.os');
       $('column-path').reportValidity();
       return;

@@ -7,14 +7,14 @@ const SHOWN = 8;
 
 // The fields shown, and the filter a value becomes.
 const FIELDS = [
-  {field: 'username', title: 'Users', filter: (v, s) => ({user: v})},
+  {field: 'username', title: 'Users', filter: (v) => ({user: v})},
   {field: 'client_ip', title: 'IPs', filter: (v) => ({ip: v})},
   {field: 'event_type', title: 'Event types',
     filter: (v, s) => ({eventTypes: s.eventTypes.includes(v) ? s.eventTypes : [...s.eventTypes, v]})},
   {field: 'geoip.country_code', title: 'Countries', filter: (v) => ({country: v.toUpperCase()})},
 ];
 
-export async function loadTopValues(request, state, apply) {
+export async function loadTopValues(request, state, apply, signal) {
   const aside = clear($('top'));
   const sections = FIELDS.map((spec) => {
     const list = h('ol', {className: 'values'}, h('li', {className: 'muted'}, 'Loading…'));
@@ -23,8 +23,14 @@ export async function loadTopValues(request, state, apply) {
     return list;
   });
   await Promise.all(FIELDS.map(async (spec, i) => {
-    const answer = await api.distinct({...request, field: spec.field});
+    const answer = await api.distinct({...request, field: spec.field}, signal);
+    if (signal.aborted) return;
     const list = clear(sections[i]);
+    if (spec.field === 'event_type') {
+      // The event types of the range, offered as the event type filter's suggestions.
+      $('event-type-list').replaceChildren(...answer.buckets.slice(0, 200)
+        .map((b) => h('option', {value: b.key})));
+    }
     const buckets = answer.buckets.slice(0, SHOWN);
     if (!buckets.length) list.append(h('li', {className: 'muted'}, 'none'));
     for (const bucket of buckets) {
@@ -34,8 +40,6 @@ export async function loadTopValues(request, state, apply) {
       h('span', {className: 'key'}, bucket.key), h('span', {className: 'count'}, num(bucket.doc_count)))));
     }
     const others = answer.buckets.length - buckets.length;
-    if (others > 0 || answer.sum_other_doc_count > 0) {
-      list.append(h('li', {className: 'muted'}, `${num(others)} more values`));
-    }
+    if (others > 0) list.append(h('li', {className: 'muted'}, `${num(others)} more values`));
   }));
 }

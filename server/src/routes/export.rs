@@ -68,8 +68,10 @@ pub(super) async fn post(
 
 /// How long a download link may wait for its download.
 const LINK_LIFE: Duration = Duration::from_secs(60);
-/// Download links waiting at once; the oldest go first beyond this.
-const MAX_LINKS: usize = 1_000;
+/// Download links waiting at once (each holds a request of at most 1 MiB); more are refused.
+const MAX_LINKS: usize = 256;
+/// Download links of one key waiting at once; a new one replaces the key's oldest.
+const MAX_LINKS_PER_KEY: usize = 4;
 
 /// An export waiting for its download: who asked, and for what.
 pub(crate) struct Ticket {
@@ -93,6 +95,7 @@ pub(super) async fn link(
     let bytes = read_body(&app, &headers, body).await?;
     let query = parse_event_query(&bytes)?;
     Format::parse(params.format.as_deref().unwrap_or("ndjson"))?;
+    export::check(&query)?;
     let mut token = [0u8; 32];
     getrandom::fill(&mut token)
         .map_err(|e| ApiError::internal(format!("no randomness for a download link: {e}")))?;
@@ -101,13 +104,21 @@ pub(super) async fn link(
     {
         let mut links = app.downloads.lock().unwrap_or_else(|e| e.into_inner());
         links.retain(|_, ticket| ticket.expires > now);
-        if links.len() >= MAX_LINKS
-            && let Some(oldest) = links
-                .iter()
-                .min_by_key(|(_, ticket)| ticket.expires)
-                .map(|(token, _)| token.clone())
-        {
-            links.remove(&oldest);
+        let mut own: Vec<(Instant, String)> = links
+            .iter()
+            .filter(|(_, ticket)| ticket.caller.key_id == caller.key_id)
+            .map(|(token, ticket)| (ticket.expires, token.clone()))
+            .collect();
+        own.sort();
+        if own.len() >= MAX_LINKS_PER_KEY {
+            links.remove(&own[0].1);
+        }
+        if links.len() >= MAX_LINKS {
+            return Err(ApiError::busy(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("{MAX_LINKS} download links wait already; retry in a minute"),
+                60,
+            ));
         }
         links.insert(
             token.clone(),
@@ -127,7 +138,8 @@ pub(super) async fn link(
     Ok(response)
 }
 
-/// `GET /api/v1/export/download/{token}`: the export of a link, once.
+/// `GET /api/v1/export/download/{token}`: the export of a link, once. A link refused for want
+/// of a query slot (503) is kept for a retry within its minute.
 pub(super) async fn download(
     State(app): Shared,
     Path(token): Path<String>,
@@ -140,10 +152,18 @@ pub(super) async fn download(
         .filter(|ticket| ticket.expires > Instant::now())
         .ok_or_else(|| {
             ApiError::not_found(
-                "this download link is unknown, used or expired (links last a minute and work                  once); start the export again",
+                "this download link is unknown, used or expired (a link lasts a minute and works \
+                 once); start the export again",
             )
         })?;
-    stream_export(&app, &ticket.caller, ticket.query, &ticket.params).await
+    let started = stream_export(&app, &ticket.caller, ticket.query.clone(), &ticket.params).await;
+    if matches!(&started, Err(error) if error.status == StatusCode::SERVICE_UNAVAILABLE) {
+        app.downloads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(token, ticket);
+    }
+    started
 }
 
 async fn stream_export(

@@ -64,6 +64,8 @@ impl Format {
     pub(crate) fn columns(self, fields: &[String]) -> Vec<&'static str> {
         match self {
             Format::Ndjson | Format::Json => vec![column::TIMESTAMP, column::ID, column::RAW],
+            // CSV of chosen fields: the fields only, read from the event.
+            Format::Csv if !fields.is_empty() => vec![column::TIMESTAMP, column::ID, column::RAW],
             Format::Csv | Format::Table => {
                 let mut columns: Vec<&str> = flat_columns().collect();
                 if !fields.is_empty() {
@@ -119,9 +121,13 @@ impl Encoder {
         match self.format {
             Format::Json => out.push(b'['),
             Format::Csv => {
-                let flat = flat_columns().map(|name| -> &str { name });
-                let names = flat.chain(self.field_names.iter().map(String::as_str));
-                for (i, name) in names.enumerate() {
+                // With `fields`, exactly those columns; without, the typed columns.
+                let names: Vec<&str> = if self.field_names.is_empty() {
+                    flat_columns().collect()
+                } else {
+                    self.field_names.iter().map(String::as_str).collect()
+                };
+                for (i, name) in names.into_iter().enumerate() {
                     if i > 0 {
                         out.push(b',');
                     }
@@ -182,14 +188,12 @@ impl Encoder {
     }
 
     fn csv_rows(&mut self, batch: &RecordBatch, out: &mut Vec<u8>) -> Result<()> {
+        if !self.fields.is_empty() {
+            return self.csv_field_rows(batch, out);
+        }
         let cells = flat_columns()
             .map(|name| Cells::of(batch, name))
             .collect::<Result<Vec<_>>>()?;
-        let raw = if self.fields.is_empty() {
-            None
-        } else {
-            Some(text_column(batch, column::RAW)?)
-        };
         let mut cell = String::new();
         for row in 0..batch.num_rows() {
             for (i, column) in cells.iter().enumerate() {
@@ -200,16 +204,26 @@ impl Encoder {
                 column.write(row, &mut cell);
                 csv_field(&cell, out);
             }
-            if let Some(raw) = &raw {
-                let event: Value =
-                    serde_json::from_str(raw.as_string::<i32>().value(row)).unwrap_or(Value::Null);
-                for path in &self.fields {
+            out.extend_from_slice(b"\r\n");
+        }
+        Ok(())
+    }
+
+    /// CSV rows of the requested dot paths, read from each event's JSON (strings as they are,
+    /// other values as JSON, absent ones empty).
+    fn csv_field_rows(&mut self, batch: &RecordBatch, out: &mut Vec<u8>) -> Result<()> {
+        let raw = text_column(batch, column::RAW)?;
+        let raw = raw.as_string::<i32>();
+        for row in 0..batch.num_rows() {
+            let event: Value = serde_json::from_str(raw.value(row)).unwrap_or(Value::Null);
+            for (i, path) in self.fields.iter().enumerate() {
+                if i > 0 {
                     out.push(b',');
-                    match lookup(&event, path) {
-                        None | Some(Value::Null) => {}
-                        Some(Value::String(text)) => csv_field(text, out),
-                        Some(other) => csv_field(&other.to_string(), out),
-                    }
+                }
+                match lookup(&event, path) {
+                    None | Some(Value::Null) => {}
+                    Some(Value::String(text)) => csv_field(text, out),
+                    Some(other) => csv_field(&other.to_string(), out),
                 }
             }
             out.extend_from_slice(b"\r\n");

@@ -11,9 +11,10 @@ export function initExport(current, fail) {
       const {state, request} = current();
       const format = button.dataset.format;
       const body = {...request};
-      // CSV: the engine's typed columns, then the chosen columns as dot paths.
-      if (format === 'csv' && state.columns.length) {
-        body.fields = state.columns.map((c) => (COLUMNS[c] ? COLUMNS[c].path : c));
+      // CSV: the event's id, then the chosen columns as the DI dot paths they show.
+      if (format === 'csv') {
+        const paths = ['id', ...state.columns.flatMap((c) => (Object.hasOwn(COLUMNS, c) ? COLUMNS[c].paths : [c]))];
+        body.fields = [...new Set(paths)];
       }
       $('export-status').textContent = 'Starting…';
       try {

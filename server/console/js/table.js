@@ -36,16 +36,17 @@ function outcome(event) {
   return success === true ? 'success' : success === false ? 'failure' : '';
 }
 
-// The built-in columns: heading, cell, and the dot path a CSV export gives for it.
+// The built-in columns: heading, and the DI dot paths a CSV export gives for it.
 export const COLUMNS = {
-  time: {head: 'Time', path: 'timestamp'},
-  service: {head: 'Service', path: 'service'},
-  event_type: {head: 'Event type', path: 'event_type'},
-  actor: {head: 'Actor', path: 'username'},
-  target: {head: 'Target', path: 'resource.name'},
-  ip: {head: 'IP', path: 'client_ip'},
-  country: {head: 'Country', path: 'geoip.country_code'},
-  outcome: {head: 'Outcome', path: 'success'},
+  time: {head: 'Time', paths: ['timestamp']},
+  service: {head: 'Service', paths: ['service']},
+  event_type: {head: 'Event type', paths: ['event_type']},
+  actor: {head: 'Actor', paths: ['initiated_by.username', 'username', 'initiated_by.email']},
+  target: {head: 'Target', paths: ['resource.type', 'resource.name', 'application.name',
+    'system.hostname']},
+  ip: {head: 'IP', paths: ['client_ip']},
+  country: {head: 'Country', paths: ['geoip.country_code']},
+  outcome: {head: 'Outcome', paths: ['success', 'sso_token_success']},
 };
 
 let run = null; // the query whose pages are shown: {request, after, done, loading, ids}
@@ -75,7 +76,7 @@ export async function loadTable(request, state, signal) {
 function renderHead(state) {
   const head = clear($('events-head'));
   for (const column of state.columns) {
-    head.append(h('th', {scope: 'col'}, COLUMNS[column] ? COLUMNS[column].head : column));
+    head.append(h('th', {scope: 'col'}, Object.hasOwn(COLUMNS, column) ? COLUMNS[column].head : column));
   }
 }
 
@@ -158,14 +159,14 @@ function row(event, raw, state) {
 // The column chooser: the built-in columns on or off, and any dot path added.
 export function renderColumns(state, apply) {
   const options = clear($('column-options'));
-  const all = [...DEFAULT_COLUMNS, ...state.columns.filter((c) => !COLUMNS[c])];
+  const all = [...DEFAULT_COLUMNS, ...state.columns.filter((c) => !Object.hasOwn(COLUMNS, c))];
   for (const column of all) {
     const checkbox = h('input', {type: 'checkbox', checked: state.columns.includes(column),
       onchange: () => {
         const chosen = all.filter((c) => (c === column ? checkbox.checked : state.columns.includes(c)));
         apply({columns: chosen});
       }});
-    options.append(h('label', {}, checkbox, ` ${COLUMNS[column] ? COLUMNS[column].head : column}`));
+    options.append(h('label', {}, checkbox, ` ${Object.hasOwn(COLUMNS, column) ? COLUMNS[column].head : column}`));
   }
 }
 

@@ -84,7 +84,7 @@ import polars as pl
 """,
     "chDB": f"""
 import chdb
-chdb.query("INSERT INTO FUNCTION file('{CHDB}', Parquet) SELECT * FROM file('{INPUT}', JSONEachRow) SETTINGS input_format_max_rows_to_read_for_schema_inference = 100000, engine_file_truncate_on_insert = 1")
+chdb.query("INSERT INTO FUNCTION file('{CHDB}', Parquet) SELECT * FROM file('{INPUT}', JSONEachRow) SETTINGS input_format_max_rows_to_read_for_schema_inference = 100000, input_format_json_use_string_type_for_ambiguous_paths_in_named_tuples_inference_from_objects = 1, engine_file_truncate_on_insert = 1")
 """,
 }
 for peer, code in conversions.items():
@@ -356,7 +356,8 @@ row("… its peak RSS (MiB)", {s: ingest[s][1] if s in ingest else None for s in
 for name, systems in workloads:
     figures = {}
     reference = None
-    for system in SYSTEMS:
+    ours_answer = None
+    for system in ["DuckDB", "this engine", "Polars", "chDB"]:
         if not available[system]:
             figures[system] = None
             continue
@@ -365,17 +366,20 @@ for name, systems in workloads:
         except Exception as error:  # a peer that cannot run a workload is left out of it
             print(f"{system} failed on {name!r}: {error}", file=sys.stderr)
             figures[system] = None
+            failed = failed or system == "this engine"
             continue
         figures[system] = ms
         if system == "DuckDB":
             reference = answer
         if system == "this engine":
             ours_answer = answer
-    if reference is not None and ours_answer != reference:
+        elif reference is not None and system != "DuckDB" and answer != reference:
+            print(f"note: {system} answers {name!r} otherwise than DuckDB", file=sys.stderr)
+    if reference is not None and ours_answer is not None and ours_answer != reference:
         failed = True
         print(f"WRONG ANSWER from this engine on {name!r}: {str(ours_answer)[:300]} != DuckDB's {str(reference)[:300]}",
               file=sys.stderr)
-    row(name + " (ms)", figures, "ms")
+    row(name + " (ms)", {s: figures.get(s) for s in SYSTEMS}, "ms")
 sizes = {"this engine": None, "DuckDB": du(DUCK), "Polars": du(POLARS) if available["Polars"] else None,
          "chDB": du(CHDB) if available["chDB"] else None}
 stats = json.loads(subprocess.run([args.bin, "stats", "--store", str(store), "--json"], check=True,

@@ -188,6 +188,17 @@ fn request_fields_filter_as_di_does() {
     assert_eq!(with(&["--q", "slack"]), ["a1"]);
     assert_eq!(with(&["--q", "QUOTED line"]), ["a3"]);
 
+    // initiated_by.username is read from the event, narrowed by the actor column first: a2's
+    // actor column is "jdoe" too (its top-level username), but its event has no initiated_by.
+    assert_eq!(
+        term_ids(&store, json!({"initiated_by.username": "jdoe"})),
+        ["a1"]
+    );
+    assert_eq!(
+        term_ids(&store, json!({"initiated_by.username": ["JDOE", "nobody"]})),
+        ["a1"]
+    );
+
     // Both forms of search_term; booleans as strings or JSON; the actor and sso_token_success
     // columns; values case-insensitive.
     let array_form = term_ids(

@@ -237,6 +237,7 @@ impl QueryEngine {
             .build();
         let mut ctx = SessionContext::new_with_state(state);
         datafusion_functions_json::register_all(&mut ctx)?;
+        ctx.register_udf(crate::date_trunc::udf());
         guard_functions(&ctx, &self.runtime.memory_pool);
         Ok(ctx)
     }

@@ -29,6 +29,7 @@
 
 mod aggregate;
 mod case_fold;
+mod date_trunc;
 mod dictionary_count;
 mod encode;
 mod engine;

@@ -140,7 +140,8 @@ impl FieldRef {
                         .all(|v| matches!(v, Value::String(text) if only_a_string_matches(text)));
                     match superset_column(path).filter(|_| strings) {
                         // The typed column narrows the rows first (and prunes files and row
-                        // groups); the event's JSON is read only where it may match.
+                        // groups); the event's JSON is read only where it may match (the
+                        // filter puts conjuncts that read `raw` last).
                         Some(column) => {
                             matches_any(col(column), values.iter().map(|v| text_of(v))).and(exact)
                         }

@@ -2,6 +2,7 @@
 //! no user text ever becomes SQL.
 
 use arrow::datatypes::DataType;
+use datafusion::logical_expr::utils::split_conjunction_owned;
 use datafusion::logical_expr::{Like, SortExpr};
 use datafusion::prelude::{Expr, cast, col, in_list, lit};
 use datafusion::scalar::ScalarValue;
@@ -38,7 +39,20 @@ pub fn filter(query: &EventQuery) -> Result<Expr, RequestError> {
     if let Some(q) = &query.q {
         conjuncts.extend(full_text(q));
     }
-    Ok(balanced(conjuncts, Expr::and).unwrap_or_else(|| lit(true)))
+    // Scans that filter inside the Parquet decoder evaluate the conjuncts in this order, each
+    // on the rows the ones before kept: the typed columns first, the event's JSON last, so
+    // that `raw` is decompressed and parsed only where everything else matched.
+    let mut flat: Vec<Expr> = conjuncts
+        .into_iter()
+        .flat_map(split_conjunction_owned)
+        .collect();
+    flat.sort_by_key(reads_raw);
+    Ok(balanced(flat, Expr::and).unwrap_or_else(|| lit(true)))
+}
+
+/// Whether an expression reads the `raw` column.
+fn reads_raw(expr: &Expr) -> bool {
+    expr.column_refs().iter().any(|c| c.name == column::RAW)
 }
 
 /// The `date` partitions from the day of `first_us` to the day of `last_us`, both included.
@@ -170,5 +184,35 @@ pub fn after(sort: SortOrder, millis_key: i64, id: &str) -> Expr {
                     .lt(lit(millis_key))
                     .or(same_ms.and(col(column::ID).lt(lit(id)))),
             ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use insights_schemas::request::parse_event_query;
+
+    /// A term read from the event's JSON comes after every typed-column conjunct, whatever its
+    /// place in the request.
+    #[test]
+    fn conjuncts_that_read_raw_come_last() {
+        let query = parse_event_query(
+            br#"{"service": ["all"], "start_time": "2026-10-01T00:00:00Z",
+                "search_term": {"and": [{"outer.eap_type": "peap"}, {"success": false},
+                {"event_type": ["a", "b"]}]}}"#,
+        )
+        .unwrap();
+        let conjuncts = split_conjunction_owned(filter(&query).unwrap());
+        let first_raw = conjuncts.iter().position(reads_raw).unwrap();
+        assert!(first_raw > 0);
+        assert!(
+            conjuncts[first_raw..].iter().all(reads_raw),
+            "{conjuncts:?}"
+        );
+        assert!(
+            conjuncts[..first_raw]
+                .iter()
+                .any(|c| c.to_string().contains("event_type"))
+        );
     }
 }

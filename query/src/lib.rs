@@ -27,6 +27,36 @@
 //! # }
 //! ```
 
+/// The methods of a `ScalarUDFImpl` that wraps another function, `self.inner`, and keeps its
+/// name, signature and types (the guarded functions, the UTC `date_trunc`).
+macro_rules! delegate_to_inner {
+    () => {
+        fn name(&self) -> &str {
+            self.inner.name()
+        }
+
+        fn aliases(&self) -> &[String] {
+            self.inner.aliases()
+        }
+
+        fn signature(&self) -> &Signature {
+            self.inner.signature()
+        }
+
+        fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+            self.inner.return_type(arg_types)
+        }
+
+        fn return_field_from_args(&self, args: ReturnFieldArgs<'_>) -> Result<FieldRef> {
+            self.inner.return_field_from_args(args)
+        }
+
+        fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+            self.inner.coerce_types(arg_types)
+        }
+    };
+}
+
 mod aggregate;
 mod case_fold;
 mod date_trunc;

@@ -41,12 +41,7 @@ fn exports_are_exact_and_csv_quotes_and_flattens() {
     // CSV: header, the typed columns, RFC 4180 quoting, UTC milliseconds
     let output = export(&["--format", "csv", "--org", A]);
     let mut reader = csv::Reader::from_reader(output.stdout.as_slice());
-    let header: Vec<String> = reader
-        .headers()
-        .unwrap()
-        .iter()
-        .map(str::to_owned)
-        .collect();
+    let header = header_of(&mut reader);
     assert_eq!(header[..3], ["timestamp", "id", "organization"]);
     assert!(!header.iter().any(|h| h == "raw"), "{header:?}");
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
@@ -72,12 +67,7 @@ fn exports_are_exact_and_csv_quotes_and_flattens() {
         "id,outer.eap_type,changes,error_message",
     ]);
     let mut reader = csv::Reader::from_reader(output.stdout.as_slice());
-    let header: Vec<String> = reader
-        .headers()
-        .unwrap()
-        .iter()
-        .map(str::to_owned)
-        .collect();
+    let header = header_of(&mut reader);
     assert_eq!(header, ["id", "outer.eap_type", "changes", "error_message"]);
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 6);
@@ -282,4 +272,14 @@ fn exporting_two_million_events_stays_under_256_mib() {
         exported_lines == input_lines,
         "the export differs from the input"
     );
+}
+
+/// A CSV reader's header, as owned names.
+fn header_of(reader: &mut csv::Reader<&[u8]>) -> Vec<String> {
+    reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect()
 }

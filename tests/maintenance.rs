@@ -194,3 +194,203 @@ fn stats_of_a_missing_store_says_so_without_creating_it() {
     );
     assert!(!dir.path().join("nowhere").exists());
 }
+
+/// A store whose table was written before the column `initiated_by_username` existed: its
+/// schema and files lack it (written here with deltalake, as the older engine did). Searches on
+/// `initiated_by.username` and SQL on the column answer from `raw` for those files; the next
+/// ingest adds the column to the table; compaction writes it into the rewritten files; the
+/// answers never change.
+#[test]
+fn a_table_older_than_an_added_column_answers_the_same_before_and_after_compaction() {
+    use arrow::array::RecordBatch;
+    use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+    use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+
+    let dir = tempfile::tempdir().unwrap();
+    let first = generate(
+        dir.path(),
+        "first.ndjson",
+        &["--events", "3000", "--days", "2", "--seed", "7"],
+    );
+    let second = generate(
+        dir.path(),
+        "second.ndjson",
+        &["--events", "2000", "--days", "2", "--seed", "7"]
+            .into_iter()
+            .chain(["--start", "2026-10-05"])
+            .collect::<Vec<_>>(),
+    );
+    let store = dir.path().join("insights-data");
+    std::fs::create_dir_all(store.join("events")).unwrap();
+
+    // The older table: every column but those added later, in two commits.
+    let schema = insights_schemas::event_schema();
+    let kept: Vec<usize> = (0..schema.fields().len())
+        .filter(|&i| !insights_schemas::COLUMNS[i].added_later)
+        .collect();
+    let old_schema = std::sync::Arc::new(schema.project(&kept).unwrap());
+    let lines = crate::support::lines(&first);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let url = url::Url::from_directory_path(store.join("events")).unwrap();
+        let kernel: deltalake::kernel::StructType = old_schema.as_ref().try_into_kernel().unwrap();
+        let mut table = deltalake::DeltaTable::try_from_url(url)
+            .await
+            .unwrap()
+            .create()
+            .with_columns(kernel.fields().cloned())
+            .with_partition_columns(insights_schemas::PARTITION_COLUMNS)
+            .await
+            .unwrap();
+        for (part, chunk) in lines.chunks(1500).enumerate() {
+            let mut builder = insights_schemas::EventBatchBuilder::default();
+            for (i, line) in chunk.iter().enumerate() {
+                let event = insights_schemas::decode_event(line.as_bytes(), None).unwrap();
+                builder.append(&event, i64::try_from(part * 1500 + i + 1).unwrap());
+            }
+            let batch: RecordBatch = builder.finish().unwrap().project(&kept).unwrap();
+            let mut writer = RecordBatchWriter::for_table(&table).unwrap();
+            writer.write(batch).await.unwrap();
+            writer.flush_and_commit(&mut table).await.unwrap();
+        }
+    });
+    assert!(!has_column_in_every_file(&store, "initiated_by_username"));
+
+    // The actor searched for, and what each file holds for it.
+    let all: Vec<serde_json::Value> = crate::support::lines(&first)
+        .iter()
+        .chain(crate::support::lines(&second).iter())
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let actor = |e: &serde_json::Value| e["initiated_by"]["username"].as_str().map(str::to_owned);
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for event in &all[..3000] {
+        if let Some(user) = actor(event) {
+            *counts.entry(user).or_default() += 1;
+        }
+    }
+    let (user, _) = counts
+        .iter()
+        .max_by_key(|(u, n)| (**n, (*u).clone()))
+        .unwrap();
+    let expected = |events: &[serde_json::Value]| {
+        let mut ids: Vec<String> = events
+            .iter()
+            .filter(|e| actor(e).is_some_and(|a| a.eq_ignore_ascii_case(user)))
+            .map(|e| e["id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let search = |dir: &std::path::Path| {
+        let term = serde_json::json!({"initiated_by.username": user}).to_string();
+        let out = run(
+            dir,
+            &[
+                "query",
+                "--start",
+                "2026-09-01T00:00:00Z",
+                "--end",
+                "2026-11-01T00:00:00Z",
+                "--search-term",
+                &term,
+                "--limit",
+                "10000",
+                "--format",
+                "ndjson",
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let mut ids: Vec<String> = stdout(&out)
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        ids.sort();
+        ids
+    };
+    let sql_count = |dir: &std::path::Path, filter: &str| {
+        let out = run(
+            dir,
+            &[
+                "sql",
+                &format!("SELECT count(*) AS n FROM events WHERE {filter}"),
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        // The one number in the printed table.
+        stdout(&out)
+            .lines()
+            .find_map(|l| l.trim_matches(|c| c == '|' || c == ' ').parse::<u64>().ok())
+            .unwrap()
+    };
+    let nulls = |events: &[serde_json::Value]| {
+        events
+            .iter()
+            .filter(|e| actor(e).filter(|a| !a.is_empty()).is_none())
+            .count() as u64
+    };
+
+    // Before: every file lacks the column.
+    let first_ids = expected(&all[..3000]);
+    assert!(first_ids.len() > 10, "{}", first_ids.len());
+    assert_eq!(search(dir.path()), first_ids);
+    assert_eq!(
+        sql_count(dir.path(), &format!("initiated_by_username = '{user}'")),
+        first_ids.len() as u64
+    );
+    assert_eq!(
+        sql_count(dir.path(), "initiated_by_username IS NULL"),
+        nulls(&all[..3000])
+    );
+
+    // An ingest adds the column to the table; old and new files answer together.
+    let ingest = run(dir.path(), &["ingest", second.to_str().unwrap()]);
+    assert!(ingest.status.success(), "{}", stderr(&ingest));
+    let both = expected(&all);
+    assert!(both.len() > first_ids.len());
+    assert_eq!(search(dir.path()), both);
+    assert_eq!(
+        sql_count(dir.path(), "initiated_by_username IS NULL"),
+        nulls(&all)
+    );
+
+    // Compaction writes the column into every file it rewrites; nothing changes.
+    let before = read_table(store.to_str().unwrap(), HashMap::new());
+    let compact = run(dir.path(), &["compact"]);
+    assert!(compact.status.success(), "{}", stderr(&compact));
+    assert!(has_column_in_every_file(&store, "initiated_by_username"));
+    let after = read_table(store.to_str().unwrap(), HashMap::new());
+    assert_eq!(
+        before.iter().map(|r| &r.raw).collect::<Vec<_>>(),
+        after.iter().map(|r| &r.raw).collect::<Vec<_>>()
+    );
+    assert_eq!(search(dir.path()), both);
+    assert_eq!(
+        sql_count(dir.path(), &format!("initiated_by_username = '{user}'")),
+        both.len() as u64
+    );
+    assert_eq!(
+        sql_count(dir.path(), "initiated_by_username IS NULL"),
+        nulls(&all)
+    );
+}
+
+/// Whether every live Parquet file of the store's table holds the column `name`.
+fn has_column_in_every_file(store: &std::path::Path, name: &str) -> bool {
+    walk(&store.join("events")).iter().all(|path| {
+        let file = std::fs::File::open(path).unwrap();
+        let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
+        let metadata = parquet::file::reader::FileReader::metadata(&reader);
+        metadata
+            .file_metadata()
+            .schema_descr()
+            .columns()
+            .iter()
+            .any(|c| c.name() == name)
+    })
+}

@@ -99,12 +99,15 @@ pub struct CompactSummary {
 
 /// The groups of files a compaction merges, chosen from one version of the table.
 pub struct CompactionPlan {
-    /// Per partition, groups of two or more files of up to about [`TARGET_FILE_BYTES`].
+    /// Per partition, groups of two or more files of up to about [`TARGET_FILE_BYTES`], or of
+    /// one file written before columns were added.
     partitions: Vec<Vec<Vec<LiveFile>>>,
 }
 
 /// Plans the merge of the files of every partition that has more than one into files of up to
-/// about [`TARGET_FILE_BYTES`].
+/// about [`TARGET_FILE_BYTES`]; a file that lacks a column added to the table since it was
+/// written is rewritten even alone, so that compaction brings every file to the current
+/// schema.
 pub async fn plan_compaction(table: &EventTable) -> Result<CompactionPlan> {
     let mut per_partition: BTreeMap<(String, String), Vec<LiveFile>> = BTreeMap::new();
     for live in table.list(None, None).await? {
@@ -115,7 +118,8 @@ pub async fn plan_compaction(table: &EventTable) -> Result<CompactionPlan> {
     }
     let mut partitions = Vec::new();
     for (_, files) in per_partition {
-        if files.len() < 2 {
+        let outdated = |group: &[LiveFile]| group.iter().any(|f| !f.file.has_added_columns);
+        if files.len() < 2 && !outdated(&files) {
             continue;
         }
         let mut groups: Vec<Vec<LiveFile>> = Vec::new();
@@ -131,7 +135,7 @@ pub async fn plan_compaction(table: &EventTable) -> Result<CompactionPlan> {
                 group.push(file);
             }
         }
-        groups.retain(|group| group.len() > 1);
+        groups.retain(|group| group.len() > 1 || outdated(group));
         if !groups.is_empty() {
             partitions.push(groups);
         }
@@ -151,6 +155,9 @@ impl CompactionPlan {
     /// ([`EventTable::replace_files`]).
     pub async fn execute(self, table: &mut EventTable) -> Result<CompactSummary> {
         let mut summary = CompactSummary::default();
+        // The rewritten files carry every column, those added since older files were written
+        // too.
+        table.add_missing_columns().await?;
         let schema = event_schema();
         for groups in self.partitions {
             let mut compacted = false;

@@ -49,6 +49,8 @@ pub fn resolve(path: &str) -> FieldRef {
     // A typed column holds the dot path its catalogue entry names. `username` is the actor
     // (the event's `initiated_by.username`, else its `username`, else `initiated_by.email`),
     // and `success` falls back to `sso_token_success`, as the table's columns are derived.
+    // `initiated_by.username` has a column of its own, computed from `raw` for files written
+    // before it was added (see `added_columns`).
     match COLUMNS.iter().find(|c| c.path == Some(path)) {
         Some(column) => FieldRef::Column {
             name: column.name,
@@ -134,19 +136,7 @@ impl FieldRef {
                     }
                 },
                 FieldRef::Raw { path } => {
-                    let exact = matches_any(raw_text(path), values.iter().map(|v| text_of(v)));
-                    let strings = values
-                        .iter()
-                        .all(|v| matches!(v, Value::String(text) if only_a_string_matches(text)));
-                    match superset_column(path).filter(|_| strings) {
-                        // The typed column narrows the rows first (and prunes files and row
-                        // groups); the event's JSON is read only where it may match (the
-                        // filter puts conjuncts that read `raw` last).
-                        Some(column) => {
-                            matches_any(col(column), values.iter().map(|v| text_of(v))).and(exact)
-                        }
-                        None => exact,
-                    }
+                    matches_any(raw_text(path), values.iter().map(|v| text_of(v)))
                 }
             });
         }
@@ -155,28 +145,6 @@ impl FieldRef {
             .reduce(Expr::or)
             .unwrap_or_else(|| lit(false)))
     }
-}
-
-/// Dot paths that no typed column holds exactly but one holds as a superset: wherever the path
-/// has a value, the column has the same value (the `username` column is the event's
-/// `initiated_by.username` when it has one, else its `username`, else `initiated_by.email`).
-const SUPERSETS: &[(&str, &str)] = &[("initiated_by.username", column::USERNAME)];
-
-/// Whether only a JSON string can match `text`: a non-empty text that is not, in any case, the
-/// JSON of a number, `true`, `false`, `null`, an object or an array. Where a raw value of
-/// another type could match, a typed column (which holds strings only) is no superset.
-fn only_a_string_matches(text: &str) -> bool {
-    !text.is_empty()
-        && serde_json::from_str::<Value>(&text.to_lowercase())
-            .is_err_and(|_| serde_json::from_str::<Value>(text).is_err())
-}
-
-/// The typed column that holds a superset of a raw path's values, if any.
-fn superset_column(path: &[String]) -> Option<&'static str> {
-    SUPERSETS
-        .iter()
-        .find(|(dotted, _)| dotted.split('.').eq(path.iter().map(String::as_str)))
-        .map(|(_, column)| *column)
 }
 
 /// A microsecond UTC timestamp literal of the table's timestamp type.
@@ -216,38 +184,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_superset_column_narrows_only_searches_that_only_strings_match() {
-        for text in ["jsmith", "J.Smith@x.io", "{abc", "12ab"] {
-            assert!(only_a_string_matches(text), "{text}");
-        }
-        for text in [
-            "", "123", "1E5", "TRUE", "false", "Null", "{}", "[1]", "-0.5",
-        ] {
-            assert!(!only_a_string_matches(text), "{text}");
-        }
-        let path: Vec<String> = vec!["initiated_by".into(), "username".into()];
-        assert_eq!(superset_column(&path), Some(column::USERNAME));
-        let narrowed = resolve("initiated_by.username")
-            .matches("initiated_by.username", &[Value::from("jsmith")])
-            .unwrap()
-            .to_string();
-        assert!(
-            narrowed.contains("username") && narrowed.contains("raw"),
-            "{narrowed}"
-        );
-        let numeric = resolve("initiated_by.username")
-            .matches("initiated_by.username", &[Value::from(123)])
-            .unwrap()
-            .to_string();
-        assert!(!numeric.contains("username IS NOT NULL"), "{numeric}");
-    }
-
-    #[test]
     fn typed_paths_resolve_to_their_columns() {
         assert_eq!(
             resolve("initiated_by.email"),
             FieldRef::Column {
                 name: "initiated_by_email",
+                kind: Kind::Text
+            }
+        );
+        assert_eq!(
+            resolve("initiated_by.username"),
+            FieldRef::Column {
+                name: "initiated_by_username",
                 kind: Kind::Text
             }
         );

@@ -57,6 +57,7 @@ macro_rules! delegate_to_inner {
     };
 }
 
+mod added_columns;
 mod aggregate;
 mod case_fold;
 mod date_trunc;

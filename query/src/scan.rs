@@ -40,15 +40,19 @@ use datafusion::datasource::table_schema::TableSchema;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::TableProviderFilterPushDown;
 use datafusion::logical_expr::utils::conjunction;
+use datafusion::physical_expr::projection::ProjectionExpr;
 use datafusion::physical_optimizer::pruning::PruningPredicateBuilder;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
-use datafusion::prelude::Expr;
+use datafusion::physical_plan::projection::ProjectionExec;
+use datafusion::physical_plan::union::UnionExec;
+use datafusion::prelude::{Expr, cast};
 use datafusion::scalar::ScalarValue;
 
 use insights_ingest::EventTable;
 use insights_schemas::{PARTITION_COLUMNS, column, column_named, event_schema};
 
+use crate::added_columns;
 use crate::error::{Error, Result};
 
 /// The table's schema as queries see it: the event schema with the catalogue's dictionary
@@ -122,6 +126,8 @@ struct LiveFile {
     /// Earliest and latest event time in the file, widened to whole milliseconds (the Delta
     /// statistics truncate to the millisecond).
     timestamps: Option<(i64, i64)>,
+    /// Whether the file holds the columns added to the table later.
+    has_added_columns: bool,
 }
 
 /// The events of one table version as a DataFusion table.
@@ -129,6 +135,8 @@ struct LiveFile {
 pub struct EventsProvider {
     schema: SchemaRef,
     file_schema: SchemaRef,
+    /// The columns of files written before columns were added to the table.
+    older_file_schema: SchemaRef,
     partition_fields: Vec<FieldRef>,
     store_url: ObjectStoreUrl,
     files: Vec<LiveFile>,
@@ -146,6 +154,14 @@ impl EventsProvider {
                 .fields()
                 .iter()
                 .filter(|field| !PARTITION_COLUMNS.contains(&field.name().as_str()))
+                .cloned()
+                .collect::<Vec<_>>(),
+        ));
+        let older_file_schema = Arc::new(Schema::new(
+            file_schema
+                .fields()
+                .iter()
+                .filter(|field| !column_named(field.name()).is_some_and(|c| c.added_later))
                 .cloned()
                 .collect::<Vec<_>>(),
         ));
@@ -169,6 +185,7 @@ impl EventsProvider {
                 date: parse_date(&file.date).unwrap_or(i32::MIN),
                 rows: file.rows.and_then(|n| usize::try_from(n).ok()),
                 timestamps: file.timestamps_us,
+                has_added_columns: file.has_added_columns,
             })
             .collect();
         let partitions = RecordBatch::try_new(
@@ -183,6 +200,7 @@ impl EventsProvider {
         Ok(Self {
             schema,
             file_schema,
+            older_file_schema,
             partition_fields,
             store_url,
             files,
@@ -275,7 +293,11 @@ impl EventsProvider {
                 ScalarValue::Date32(Some(file.date)),
             ])
             .with_statistics(Arc::new(statistics))
-            .with_arrow_schema(self.file_schema.clone())
+            .with_arrow_schema(if file.has_added_columns {
+                self.file_schema.clone()
+            } else {
+                self.older_file_schema.clone()
+            })
     }
 }
 
@@ -394,6 +416,100 @@ impl TableProvider for EventsProvider {
         if selected.is_empty() {
             return Ok(Arc::new(EmptyExec::new(projected)));
         }
+        let (selected, lacking) = self.split_by_added_columns(&projected, selected);
+        let on_time = !on_time.is_empty();
+        let mut inputs = Vec::new();
+        if !selected.is_empty() {
+            inputs.push(self.plan_files(state, selected, &projected, filters, limit, on_time)?);
+        }
+        if !lacking.is_empty() {
+            inputs.push(self.plan_lacking(state, lacking, &projected, filters, limit, on_time)?);
+        }
+        UnionExec::try_new(inputs)
+    }
+}
+
+impl EventsProvider {
+    /// `selected` split into the files a scan of `projected` reads as they are, and those that
+    /// lack a projected column added to the table after they were written.
+    fn split_by_added_columns(
+        &self,
+        projected: &Schema,
+        selected: Vec<usize>,
+    ) -> (Vec<usize>, Vec<usize>) {
+        let reads_added = projected
+            .fields()
+            .iter()
+            .any(|field| column_named(field.name()).is_some_and(|c| c.added_later));
+        if !reads_added {
+            return (selected, Vec::new());
+        }
+        selected
+            .into_iter()
+            .partition(|&i| self.files[i].has_added_columns)
+    }
+
+    /// A scan of `files` (which lack columns added later) that reads the other columns and
+    /// `raw`, and computes the added columns from `raw` ([`added_columns::derived`]).
+    fn plan_lacking(
+        &self,
+        state: &dyn Session,
+        files: Vec<usize>,
+        projected: &SchemaRef,
+        filters: &[Expr],
+        limit: Option<usize>,
+        on_time: bool,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        let is_added = |name: &str| column_named(name).is_some_and(|c| c.added_later);
+        let mut read: Vec<Field> = projected
+            .fields()
+            .iter()
+            .filter(|field| !is_added(field.name()))
+            .map(|field| field.as_ref().clone())
+            .collect();
+        if !read.iter().any(|field| field.name() == column::RAW) {
+            read.push(self.schema.field_with_name(column::RAW)?.clone());
+        }
+        let read = Arc::new(Schema::new(read));
+        // Filters on the added columns are applied above the scan, to the computed values.
+        let filters: Vec<Expr> = filters
+            .iter()
+            .filter(|f| !f.column_refs().iter().any(|c| is_added(&c.name)))
+            .cloned()
+            .collect();
+        let scan = self.plan_files(state, files, &read, &filters, limit, on_time)?;
+        let read_schema = DFSchema::try_from(read.as_ref().clone())?;
+        let exprs = projected
+            .fields()
+            .iter()
+            .map(|field| {
+                let expr = if is_added(field.name()) {
+                    cast(
+                        added_columns::derived(field.name()),
+                        field.data_type().clone(),
+                    )
+                } else {
+                    datafusion::prelude::col(field.name())
+                };
+                Ok(ProjectionExpr::new(
+                    state.create_physical_expr(expr, &read_schema)?,
+                    field.name().clone(),
+                ))
+            })
+            .collect::<datafusion::error::Result<Vec<_>>>()?;
+        Ok(Arc::new(ProjectionExec::try_new(exprs, scan)?))
+    }
+
+    /// A scan of the `files` at these indices with the `projected` columns.
+    fn plan_files(
+        &self,
+        state: &dyn Session,
+        selected: Vec<usize>,
+        projected: &SchemaRef,
+        filters: &[Expr],
+        limit: Option<usize>,
+        on_time: bool,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
         // The scan's own column order is the file's columns, then the partition columns.
         let scan_index = |name: &str| -> datafusion::error::Result<usize> {
             match self.file_schema.index_of(name) {
@@ -420,7 +536,7 @@ impl TableProvider for EventsProvider {
                 .map(|hand| {
                     FileGroup::new(
                         hand.into_iter()
-                            .map(|i| self.partitioned_file(&self.files[i], !on_time.is_empty()))
+                            .map(|i| self.partitioned_file(&self.files[i], on_time))
                             .collect(),
                     )
                 })
@@ -428,7 +544,7 @@ impl TableProvider for EventsProvider {
             None => {
                 let files: Vec<PartitionedFile> = selected
                     .iter()
-                    .map(|&i| self.partitioned_file(&self.files[i], !on_time.is_empty()))
+                    .map(|&i| self.partitioned_file(&self.files[i], on_time))
                     .collect();
                 FileGroup::new(files).split_files(groups)
             }
@@ -496,6 +612,7 @@ mod tests {
             date: 0,
             rows: None,
             timestamps,
+            has_added_columns: true,
         }
     }
 

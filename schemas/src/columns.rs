@@ -35,6 +35,7 @@ pub mod column {
     pub const GEOIP_COUNTRY_CODE: &str = "geoip_country_code";
     pub const INGEST_SEQ: &str = "ingest_seq";
     pub const RAW: &str = "raw";
+    pub const INITIATED_BY_USERNAME: &str = "initiated_by_username";
 }
 
 /// The type of a column's values.
@@ -81,6 +82,10 @@ pub struct Column {
     pub path: Option<&'static str>,
     /// For an optional text column, its value in a decoded event.
     pub text_of: Option<TextOf>,
+    /// Added to the table after its first release: files written before lack it, and readers
+    /// derive its value from `raw` for them (`text_of` of the decoded event). Such columns
+    /// follow `raw`, in the order they were added, as Delta's ADD COLUMNS appends them.
+    pub added_later: bool,
 }
 
 const fn fixed(
@@ -97,6 +102,7 @@ const fn fixed(
         flat,
         path,
         text_of: None,
+        added_later: false,
     }
 }
 
@@ -109,6 +115,7 @@ const fn optional_bool(name: &'static str) -> Column {
         flat: true,
         path: Some(name),
         text_of: None,
+        added_later: false,
     }
 }
 
@@ -121,6 +128,7 @@ const fn optional_text(name: &'static str, path: Option<&'static str>, text_of: 
         flat: true,
         path,
         text_of: Some(text_of),
+        added_later: false,
     }
 }
 
@@ -201,6 +209,17 @@ pub const COLUMNS: &[Column] = &[
     ),
     fixed(column::INGEST_SEQ, ColumnType::Int64, false, None),
     fixed(column::RAW, ColumnType::Text, false, None),
+    // The path users search most for an actor ("failed logins of X"), typed so that such a
+    // search reads no JSON. Not in flat exports: `username` shows the actor there.
+    Column {
+        flat: false,
+        added_later: true,
+        ..optional_text(
+            column::INITIATED_BY_USERNAME,
+            Some("initiated_by.username"),
+            |e| e.initiated_by_username.as_deref(),
+        )
+    },
 ];
 
 /// The column named `name`.
@@ -213,6 +232,31 @@ pub fn optional_texts() -> impl Iterator<Item = (&'static str, TextOf)> {
     COLUMNS
         .iter()
         .filter_map(|c| c.text_of.map(|text_of| (c.name, text_of)))
+}
+
+/// The columns that files written before they were added lack, with their values in a decoded
+/// event.
+pub fn added_later() -> impl Iterator<Item = (&'static str, TextOf)> {
+    COLUMNS
+        .iter()
+        .filter(|c| c.added_later)
+        .filter_map(|c| c.text_of.map(|text_of| (c.name, text_of)))
+}
+
+/// The column `name` (one added later) computed from stored events' `raw` JSON, as the
+/// ingest of that event would have filled it. `None` if `name` is not such a column.
+pub fn derive_added_later<'a>(
+    name: &str,
+    raws: impl Iterator<Item = Option<&'a str>>,
+) -> Option<arrow::array::StringArray> {
+    let (_, text_of) = added_later().find(|(column, _)| *column == name)?;
+    Some(
+        raws.map(|raw| {
+            let event = raw.and_then(|raw| crate::decode::decode_stored(raw).ok())?;
+            text_of(&event).map(str::to_owned)
+        })
+        .collect(),
+    )
 }
 
 /// The columns of flat exports (CSV, table output), in order.
@@ -237,16 +281,25 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), COLUMNS.len());
+        // Columns added later follow every original one (Delta appends added columns).
+        let first_late = COLUMNS.iter().position(|c| c.added_later);
+        assert!(first_late.is_some_and(|i| COLUMNS[i..].iter().all(|c| c.added_later)));
+        assert_eq!(COLUMNS[first_late.unwrap() - 1].name, column::RAW);
     }
 
     #[test]
     fn every_optional_text_column_is_filled_from_its_own_field() {
-        let raw = r#"{"id":"a1","timestamp":"2026-10-01T00:00:00Z","organization":"o","service":"directory","event_type":"user_create","client_ip":"v:client_ip","initiated_by":{"id":"v:initiated_by_id","type":"v:initiated_by_type","email":"v:initiated_by_email","username":"v:username"},"resource":{"id":"v:resource_id","type":"v:resource_type","name":"v:resource_name"},"system":{"id":"v:system_id","hostname":"v:system_hostname"},"application":{"name":"v:application_name"},"auth_method":"v:auth_method","error_message":"v:error_message","geoip":{"country_code":"v:geoip_country_code"}}"#;
+        let raw = r#"{"id":"a1","timestamp":"2026-10-01T00:00:00Z","organization":"o","service":"directory","event_type":"user_create","client_ip":"v:client_ip","initiated_by":{"id":"v:initiated_by_id","type":"v:initiated_by_type","email":"v:initiated_by_email","username":"v:initiated_by_username"},"resource":{"id":"v:resource_id","type":"v:resource_type","name":"v:resource_name"},"system":{"id":"v:system_id","hostname":"v:system_hostname"},"application":{"name":"v:application_name"},"auth_method":"v:auth_method","error_message":"v:error_message","geoip":{"country_code":"v:geoip_country_code"}}"#;
         let event = crate::decode_event(raw.as_bytes(), None).expect("decodes");
         for (name, text_of) in optional_texts() {
+            // The actor is `initiated_by.username` when the event has one.
+            let source = match name {
+                column::USERNAME => column::INITIATED_BY_USERNAME,
+                other => other,
+            };
             assert_eq!(
                 text_of(&event),
-                Some(format!("v:{name}").as_str()),
+                Some(format!("v:{source}").as_str()),
                 "{name}"
             );
         }

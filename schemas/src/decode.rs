@@ -41,6 +41,8 @@ pub struct DecodedEvent<'a> {
     pub initiated_by_id: Option<Cow<'a, str>>,
     pub initiated_by_type: Option<Cow<'a, str>>,
     pub initiated_by_email: Option<Cow<'a, str>>,
+    /// `initiated_by.username` where it is a string.
+    pub initiated_by_username: Option<Cow<'a, str>>,
     pub resource_id: Option<Cow<'a, str>>,
     pub resource_type: Option<Cow<'a, str>>,
     /// `resource.username`, else `.email`, else `.hostname`, else `.name`.
@@ -53,6 +55,13 @@ pub struct DecodedEvent<'a> {
     pub mfa: Option<bool>,
     pub error_message: Option<Cow<'a, str>>,
     pub geoip_country_code: Option<Cow<'a, str>>,
+}
+
+/// Decodes an event the table holds: it was validated when ingested, and only the organization
+/// may be missing from its JSON (stamped from an organization's key then; the partition holds
+/// it).
+pub(crate) fn decode_stored(raw: &str) -> Result<DecodedEvent<'_>> {
+    decode_event(raw.as_bytes(), None).or_else(|_| decode_event(raw.as_bytes(), Some("")))
 }
 
 /// Decodes and validates one event from the bytes of a JSON object.
@@ -126,6 +135,7 @@ pub fn decode_event<'a>(bytes: &'a [u8], bound_org: Option<&'a str>) -> Result<D
         initiated_by_id: initiated_by.id.into_str(),
         initiated_by_type: initiated_by.kind.into_str(),
         initiated_by_email: initiated_by.email.into_str(),
+        initiated_by_username: initiated_by.username.into_str(),
         resource_id: resource.id.into_str(),
         resource_type: resource.kind.into_str(),
         resource_name: resource

@@ -29,7 +29,8 @@ pub mod request;
 mod timestamp;
 
 pub use columns::{
-    COLUMNS, Column, ColumnType, TextOf, column, column_named, flat_columns, optional_texts,
+    COLUMNS, Column, ColumnType, TextOf, added_later, column, column_named, derive_added_later,
+    flat_columns, optional_texts,
 };
 pub use decode::{DecodedEvent, MAX_TIMESTAMP_US, MIN_TIMESTAMP_US, decode_event};
 pub use error::{RejectReason, Result};

@@ -116,23 +116,32 @@ impl EventBatchBuilder {
 
     /// Returns the accumulated events as a batch of [`event_schema`] and resets the builder.
     pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
-        let mut columns: Vec<ArrayRef> = vec![
-            Arc::new(self.timestamp.finish()),
-            Arc::new(self.id.finish()),
-            Arc::new(self.organization.finish()),
-            Arc::new(self.date.finish()),
-            Arc::new(self.service.finish()),
-            Arc::new(self.event_type.finish()),
-            Arc::new(self.success.finish()),
-            Arc::new(self.mfa.finish()),
-        ];
-        columns.extend(
-            self.strings
-                .iter_mut()
-                .map(|(b, _)| Arc::new(b.finish()) as ArrayRef),
-        );
-        columns.push(Arc::new(self.ingest_seq.finish()));
-        columns.push(Arc::new(self.raw.finish()));
+        // The optional text columns, in schema order, wherever the catalogue places them.
+        let mut strings = self.strings.iter_mut().map(|(b, _)| Arc::new(b.finish()));
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(COLUMNS.len());
+        for c in COLUMNS {
+            columns.push(match c.name {
+                column::TIMESTAMP => Arc::new(self.timestamp.finish()),
+                column::ID => Arc::new(self.id.finish()),
+                column::ORGANIZATION => Arc::new(self.organization.finish()),
+                column::DATE => Arc::new(self.date.finish()),
+                column::SERVICE => Arc::new(self.service.finish()),
+                column::EVENT_TYPE => Arc::new(self.event_type.finish()),
+                column::SUCCESS => Arc::new(self.success.finish()),
+                column::MFA => Arc::new(self.mfa.finish()),
+                column::INGEST_SEQ => Arc::new(self.ingest_seq.finish()),
+                column::RAW => Arc::new(self.raw.finish()),
+                other => match strings.next() {
+                    Some(array) => array,
+                    None => {
+                        return Err(ArrowError::SchemaError(format!(
+                            "no builder for the column {other}"
+                        )));
+                    }
+                },
+            });
+        }
+        drop(strings);
         self.raw_bytes = 0;
         RecordBatch::try_new(event_schema(), columns)
     }

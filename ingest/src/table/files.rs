@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Date32Array, RecordBatch, StringArray};
+use arrow::array::{ArrayRef, AsArray, Date32Array, RecordBatch, StringArray};
 use arrow::compute::cast;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, Add, Remove};
@@ -19,10 +19,19 @@ use parquet::arrow::async_reader::ParquetObjectReader;
 use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
 use serde::Deserialize;
 
-use insights_schemas::{column, event_schema, parse_timestamp_us};
+use insights_schemas::{added_later, column, derive_added_later, event_schema, parse_timestamp_us};
 
 use super::{EventTable, storage_order, write_in_order, writer_properties};
 use crate::error::{Error, Result};
+
+/// The column `name`, one added to the table after `batch`'s file was written, computed from
+/// the batch's `raw` JSON.
+fn derive_column(batch: &RecordBatch, name: &str) -> Option<ArrayRef> {
+    let raw = batch.column_by_name(column::RAW)?;
+    let raw = cast(raw, &arrow::datatypes::DataType::Utf8).ok()?;
+    let derived = derive_added_later(name, raw.as_string::<i32>().iter())?;
+    Some(Arc::new(derived))
+}
 
 /// One data file of the table.
 #[derive(Debug, Clone)]
@@ -40,6 +49,10 @@ pub struct TableFile {
     /// The first and last event time in the file (microseconds since the epoch; the last is
     /// rounded up to the millisecond the statistics keep), from its Delta statistics.
     pub timestamps_us: Option<(i64, i64)>,
+    /// Whether the file holds every column added to the table after its first release (its
+    /// Delta statistics count their nulls); files written before do not, nor, to be safe,
+    /// files without statistics.
+    pub has_added_columns: bool,
 }
 
 /// A live data file and the action that retires it without changing the table's data.
@@ -57,11 +70,17 @@ struct Stats {
     min_values: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
     max_values: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    null_count: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Stats {
     fn parse(text: &str) -> Option<Self> {
         serde_json::from_str(text).ok()
+    }
+
+    fn has_added_columns(&self) -> bool {
+        added_later().all(|(name, _)| self.null_count.contains_key(name))
     }
 
     fn timestamps_us(&self) -> Option<(i64, i64)> {
@@ -111,6 +130,7 @@ impl EventTable {
                         date: value(column::DATE),
                         rows: stats.as_ref().and_then(|s| s.num_records),
                         timestamps_us: stats.as_ref().and_then(Stats::timestamps_us),
+                        has_added_columns: stats.as_ref().is_some_and(Stats::has_added_columns),
                     },
                     remove: file.remove_action(false),
                 }
@@ -178,6 +198,7 @@ impl EventTable {
                 date: partition(column::DATE),
                 rows: None,
                 timestamps_us: None,
+                has_added_columns: false,
             });
         }
         Ok(files)
@@ -228,16 +249,21 @@ impl EventTable {
                         )),
                         column::DATE => Arc::new(Date32Array::from_value(day, rows)),
                         other => {
-                            let array =
-                                batch.column_by_name(other).ok_or_else(|| Error::Store {
-                                    store: name.clone(),
-                                    message: format!("the file lacks the column {other}"),
-                                })?;
+                            let array = match batch.column_by_name(other) {
+                                Some(array) => array.clone(),
+                                // A column added since the file was written.
+                                None => {
+                                    derive_column(&batch, other).ok_or_else(|| Error::Store {
+                                        store: name.clone(),
+                                        message: format!("the file lacks the column {other}"),
+                                    })?
+                                }
+                            };
                             // Files written through DataFusion may hold Utf8View strings.
                             if array.data_type() == field.data_type() {
-                                array.clone()
+                                array
                             } else {
-                                cast(array, field.data_type())?
+                                cast(&array, field.data_type())?
                             }
                         }
                     })

@@ -22,7 +22,7 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, TimestampMicrosecondType};
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
-use deltalake::kernel::{Action, StructType, Transaction};
+use deltalake::kernel::{Action, StructField, StructType, Transaction};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake::{DeltaTable, DeltaTableError};
@@ -105,7 +105,9 @@ impl EventTable {
         let (mut table, name, exists) = Self::connect(store).await?;
         if exists {
             table.load().await.map_err(|e| Error::table(&name, e))?;
-            return Ok(Self { table, name });
+            let mut opened = Self { table, name };
+            opened.add_missing_columns().await?;
+            return Ok(opened);
         }
         let schema: StructType = event_schema()
             .as_ref()
@@ -124,6 +126,47 @@ impl EventTable {
             // Another process created it first: use theirs.
             Err(DeltaTableError::VersionAlreadyExists(_)) => Self::open(store).await,
             Err(e) => Err(Error::table(&name, e)),
+        }
+    }
+
+    /// Brings the table's schema up to the catalogue's: columns added to the engine since the
+    /// table was created are added to it (Delta ADD COLUMNS: appended, nullable) in a commit of
+    /// their own, before anything is written with them. Files written before keep lacking
+    /// them; readers derive their values from `raw` there.
+    pub async fn add_missing_columns(&mut self) -> Result<()> {
+        let wanted: StructType = event_schema()
+            .as_ref()
+            .try_into_kernel()
+            .map_err(|e| Error::table(&self.name, e.into()))?;
+        let mut attempts = 0;
+        loop {
+            let present = self
+                .table
+                .snapshot()
+                .map_err(|e| Error::table(&self.name, e))?
+                .schema();
+            let missing: Vec<StructField> = wanted
+                .fields()
+                .filter(|field| present.field(field.name()).is_none())
+                .cloned()
+                .collect();
+            if missing.is_empty() {
+                return Ok(());
+            }
+            let names: Vec<&str> = missing.iter().map(|f| f.name().as_str()).collect();
+            tracing::info!(columns = ?names, "adding columns to the table");
+            match self.table.clone().add_columns().with_fields(missing).await {
+                Ok(table) => {
+                    self.table = table;
+                    return Ok(());
+                }
+                // Another writer may have added them first: look again.
+                Err(_) if attempts < 3 => {
+                    attempts += 1;
+                    self.reload().await?;
+                }
+                Err(e) => return Err(Error::table(&self.name, e)),
+            }
         }
     }
 

@@ -21,7 +21,7 @@ use serde::Deserialize;
 
 use insights_schemas::{added_later, column, derive_added_later, event_schema, parse_timestamp_us};
 
-use super::{EventTable, storage_order, write_in_order, writer_properties};
+use super::{EventTable, compacted_writer_properties, storage_order, write_in_order};
 use crate::error::{Error, Result};
 
 /// The column `name`, one added to the table after `batch`'s file was written, computed from
@@ -280,7 +280,7 @@ impl EventTable {
         let order = storage_order(&rows)?;
         let mut writer = RecordBatchWriter::for_table(&self.table)
             .map_err(|e| Error::table(&self.name, e))?
-            .with_writer_properties(writer_properties());
+            .with_writer_properties(compacted_writer_properties());
         write_in_order(&mut writer, &rows, &order)
             .await
             .map_err(|e| Error::table(&self.name, e))?;

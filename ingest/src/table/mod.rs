@@ -12,7 +12,8 @@ mod layout;
 pub(crate) use files::LiveFile;
 pub use files::TableFile;
 pub(crate) use layout::{
-    count_partitions, date_string, storage_order, write_in_order, writer_properties,
+    compacted_writer_properties, count_partitions, date_string, storage_order, write_in_order,
+    writer_properties,
 };
 
 use std::collections::BTreeMap;

@@ -23,4 +23,4 @@ mod wal;
 pub use error::{Error, Result};
 pub use ingester::{BatchOutcome, IngestConfig, Ingester, Rejection};
 pub use store::{DEFAULT_STORE, StoreLocation};
-pub use table::{CommitSummary, EventTable, TableFile};
+pub use table::{BLOOM_FILTER_COLUMNS, CommitSummary, EventTable, TableFile};

@@ -43,6 +43,9 @@ const WRITE_BATCH_ROWS: usize = 32;
 /// filters, and zstd over plain values cost more to decompress than the deltas to decode (a
 /// DI page over a `bench-http.sh` store of 2.1–2.2 million fresh events: 63–66 ms of server
 /// CPU with zstd, 40–47 ms delta-encoded, in files 1 % smaller).
+/// The columns looked up by value, which the files carry bloom filters for.
+pub const BLOOM_FILTER_COLUMNS: [&str; 3] = [column::ID, column::USERNAME, column::CLIENT_IP];
+
 pub fn writer_properties() -> WriterProperties {
     properties(1)
 }
@@ -82,7 +85,7 @@ fn properties(raw_zstd_level: i32) -> WriterProperties {
             Compression::UNCOMPRESSED,
         )
         .set_column_statistics_enabled(ColumnPath::from(column::RAW), EnabledStatistics::None);
-    for name in [column::ID, column::USERNAME, column::CLIENT_IP] {
+    for name in BLOOM_FILTER_COLUMNS {
         builder = builder
             .set_column_bloom_filter_enabled(ColumnPath::from(name), true)
             .set_column_bloom_filter_fpp(ColumnPath::from(name), 0.01);

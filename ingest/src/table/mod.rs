@@ -11,6 +11,7 @@ mod layout;
 
 pub(crate) use files::LiveFile;
 pub use files::TableFile;
+pub use layout::BLOOM_FILTER_COLUMNS;
 pub(crate) use layout::{
     compacted_writer_properties, count_partitions, date_string, storage_order, write_in_order,
     writer_properties,

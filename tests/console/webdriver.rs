@@ -161,10 +161,6 @@ impl Browser {
         self.post("/url", json!({"url": url}));
     }
 
-    pub fn refresh(&self) {
-        self.post("/refresh", json!({}));
-    }
-
     pub fn current_url(&self) -> String {
         self.send(reqwest::Method::GET, "/url", None)
             .as_str()

@@ -52,8 +52,9 @@ fn compaction_is_data_neutral_and_leaves_files_sorted_by_service_host_then_time(
     assert_eq!(again["duplicates"], 8000);
 
     // Within each file, rows are ordered by service, then resource type (none first), then
-    // host or else resource name (none first), then timestamp: each service's events are one
-    // contiguous run, and in it each host's (resource's) events one time-sorted run.
+    // host or else resource name (none first), then actor (none first), then timestamp: each
+    // service's events are one contiguous run, in it each host's (resource's) events one run,
+    // and in that each actor's events one time-sorted run.
     let mut runs = 0;
     let mut host_runs = 0;
     for entry in walk(&store.join("events")) {
@@ -62,7 +63,14 @@ fn compaction_is_data_neutral_and_leaves_files_sorted_by_service_host_then_time(
             .unwrap()
             .build()
             .unwrap();
-        let mut last: Option<(String, Option<String>, Option<String>, i64)> = None;
+        #[allow(clippy::type_complexity)]
+        let mut last: Option<(
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            i64,
+        )> = None;
         for batch in reader {
             let batch = batch.unwrap();
             let text = |name: &str| {
@@ -74,11 +82,13 @@ fn compaction_is_data_neutral_and_leaves_files_sorted_by_service_host_then_time(
             };
             let (services, kinds) = (text("service"), text("resource_type"));
             let (hosts, names) = (text("system_hostname"), text("resource_name"));
-            let (services, kinds, hosts, names) = (
+            let actors = text("username");
+            let (services, kinds, hosts, names, actors) = (
                 arrow::array::AsArray::as_string::<i32>(&services),
                 arrow::array::AsArray::as_string::<i32>(&kinds),
                 arrow::array::AsArray::as_string::<i32>(&hosts),
                 arrow::array::AsArray::as_string::<i32>(&names),
+                arrow::array::AsArray::as_string::<i32>(&actors),
             );
             let valid = |texts: &arrow::array::StringArray, row: usize| {
                 arrow::array::Array::is_valid(texts, row).then(|| texts.value(row).to_owned())
@@ -91,6 +101,7 @@ fn compaction_is_data_neutral_and_leaves_files_sorted_by_service_host_then_time(
                     services.value(row).to_owned(),
                     valid(kinds, row),
                     valid(hosts, row).or(valid(names, row)),
+                    valid(actors, row),
                     ts.value(row),
                 );
                 if let Some(last) = &last {

@@ -346,29 +346,29 @@ fn a_table_older_than_an_added_column_answers_the_same_before_and_after_compacti
             .count() as u64
     };
 
+    // What a search and SQL on the column must answer, given the events the table holds.
+    let answers_match = |events: &[serde_json::Value]| {
+        let ids = expected(events);
+        assert_eq!(search(dir.path()), ids);
+        assert_eq!(
+            sql_count(dir.path(), &format!("initiated_by_username = '{user}'")),
+            ids.len() as u64
+        );
+        assert_eq!(
+            sql_count(dir.path(), "initiated_by_username IS NULL"),
+            nulls(events)
+        );
+        ids.len()
+    };
+
     // Before: every file lacks the column.
-    let first_ids = expected(&all[..3000]);
-    assert!(first_ids.len() > 10, "{}", first_ids.len());
-    assert_eq!(search(dir.path()), first_ids);
-    assert_eq!(
-        sql_count(dir.path(), &format!("initiated_by_username = '{user}'")),
-        first_ids.len() as u64
-    );
-    assert_eq!(
-        sql_count(dir.path(), "initiated_by_username IS NULL"),
-        nulls(&all[..3000])
-    );
+    let first = answers_match(&all[..3000]);
+    assert!(first > 10, "{first}");
 
     // An ingest adds the column to the table; old and new files answer together.
     let ingest = run(dir.path(), &["ingest", second.to_str().unwrap()]);
     assert!(ingest.status.success(), "{}", stderr(&ingest));
-    let both = expected(&all);
-    assert!(both.len() > first_ids.len());
-    assert_eq!(search(dir.path()), both);
-    assert_eq!(
-        sql_count(dir.path(), "initiated_by_username IS NULL"),
-        nulls(&all)
-    );
+    assert!(answers_match(&all) > first);
 
     // Compaction writes the column into every file it rewrites; nothing changes.
     let before = read_table(store.to_str().unwrap(), HashMap::new());
@@ -380,15 +380,7 @@ fn a_table_older_than_an_added_column_answers_the_same_before_and_after_compacti
         before.iter().map(|r| &r.raw).collect::<Vec<_>>(),
         after.iter().map(|r| &r.raw).collect::<Vec<_>>()
     );
-    assert_eq!(search(dir.path()), both);
-    assert_eq!(
-        sql_count(dir.path(), &format!("initiated_by_username = '{user}'")),
-        both.len() as u64
-    );
-    assert_eq!(
-        sql_count(dir.path(), "initiated_by_username IS NULL"),
-        nulls(&all)
-    );
+    answers_match(&all);
 }
 
 /// Whether every live Parquet file of the store's table holds the column `name`.

@@ -7,11 +7,13 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, TimestampMicrosecondType};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use insights_schemas::{column, flat_columns, format_timestamp_us};
 
 use crate::error::{Error, Result};
+use crate::paths::Paths;
 
 /// An output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +95,7 @@ const TABLE_COLUMNS: [&str; 8] = [
 pub struct Encoder {
     format: Format,
     fields: Vec<Vec<String>>,
+    paths: Paths,
     field_names: Vec<String>,
     rows: u64,
 }
@@ -100,12 +103,14 @@ pub struct Encoder {
 impl Encoder {
     /// An encoder; `fields` are the requested dot paths (empty for whole events).
     pub fn new(format: Format, fields: &[String]) -> Self {
+        let paths: Vec<Vec<String>> = fields
+            .iter()
+            .map(|f| f.split('.').map(str::to_owned).collect())
+            .collect();
         Self {
             format,
-            fields: fields
-                .iter()
-                .map(|f| f.split('.').map(str::to_owned).collect())
-                .collect(),
+            paths: Paths::new(&paths),
+            fields: paths,
             field_names: fields.to_vec(),
             rows: 0,
         }
@@ -160,6 +165,7 @@ impl Encoder {
     fn json_rows(&mut self, batch: &RecordBatch, out: &mut Vec<u8>) -> Result<()> {
         let raw = text_column(batch, column::RAW)?;
         let raw = raw.as_string::<i32>();
+        let mut found = Vec::new();
         for row in 0..batch.num_rows() {
             if self.format == Format::Json && (self.rows > 0 || row > 0) {
                 out.push(b',');
@@ -176,7 +182,8 @@ impl Encoder {
                     out.extend_from_slice(text.as_bytes());
                 }
             } else {
-                let projected = project(text, &self.fields);
+                self.paths.find(text, &mut found);
+                let projected = project(&self.fields, &found);
                 serde_json::to_writer(&mut *out, &projected)
                     .map_err(|e| Error::Invalid(format!("encoding an event: {e}")))?;
             }
@@ -214,16 +221,15 @@ impl Encoder {
     fn csv_field_rows(&mut self, batch: &RecordBatch, out: &mut Vec<u8>) -> Result<()> {
         let raw = text_column(batch, column::RAW)?;
         let raw = raw.as_string::<i32>();
+        let mut found = Vec::new();
         for row in 0..batch.num_rows() {
-            let event: Value = serde_json::from_str(raw.value(row)).unwrap_or(Value::Null);
-            for (i, path) in self.fields.iter().enumerate() {
+            self.paths.find(raw.value(row), &mut found);
+            for (i, value) in found.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
-                match lookup(&event, path) {
-                    None | Some(Value::Null) => {}
-                    Some(Value::String(text)) => csv_field(text, out),
-                    Some(other) => csv_field(&other.to_string(), out),
+                if let Some(value) = value {
+                    csv_value(value, out);
                 }
             }
             out.extend_from_slice(b"\r\n");
@@ -337,19 +343,32 @@ fn csv_field(text: &str, out: &mut Vec<u8>) {
     }
 }
 
-/// The value at a dot path of an event.
-pub(crate) fn lookup<'a>(event: &'a Value, path: &[String]) -> Option<&'a Value> {
-    path.iter()
-        .try_fold(event, |value, segment| value.get(segment))
+/// A JSON value as a CSV field: strings as they are, `null` empty, other values as JSON.
+fn csv_value(value: &RawValue, out: &mut Vec<u8>) {
+    let json = value.get();
+    if json.starts_with('"') {
+        // Borrowed when the string has no escapes.
+        match serde_json::from_str::<&str>(json) {
+            Ok(text) => csv_field(text, out),
+            Err(_) => {
+                if let Ok(text) = serde_json::from_str::<String>(json) {
+                    csv_field(&text, out);
+                }
+            }
+        }
+    } else if json != "null" {
+        if let Ok(value) = serde_json::from_str::<Value>(json) {
+            csv_field(&value.to_string(), out);
+        }
+    }
 }
 
-/// The requested fields of an event, nested as in the event (`{"initiated_by": {"email": ..}}`);
-/// fields the event lacks are left out.
-pub(crate) fn project(raw: &str, fields: &[Vec<String>]) -> Value {
-    let event: Value = serde_json::from_str(raw).unwrap_or(Value::Null);
+/// The requested fields of an event (`found` by `Paths::find`), nested as in the event
+/// (`{"initiated_by": {"email": ..}}`); fields the event lacks are left out.
+fn project(fields: &[Vec<String>], found: &[Option<&RawValue>]) -> Value {
     let mut projected = Map::new();
-    'paths: for path in fields {
-        let Some(value) = lookup(&event, path) else {
+    'paths: for (path, value) in fields.iter().zip(found) {
+        let Some(value) = value.and_then(|v| serde_json::from_str::<Value>(v.get()).ok()) else {
             continue;
         };
         let mut target = &mut projected;
@@ -363,7 +382,7 @@ pub(crate) fn project(raw: &str, fields: &[Vec<String>]) -> Value {
                 _ => continue 'paths,
             }
         }
-        target.insert(path[path.len() - 1].clone(), value.clone());
+        target.insert(path[path.len() - 1].clone(), value);
     }
     Value::Object(projected)
 }
@@ -386,16 +405,43 @@ mod tests {
     }
 
     #[test]
+    fn csv_values_unescape_strings_and_write_other_json_compactly() {
+        let fields: Vec<Vec<String>> = ["s", "e", "n", "o", "z", "gone"]
+            .iter()
+            .map(|p| vec![(*p).to_owned()])
+            .collect();
+        let mut found = Vec::new();
+        Paths::new(&fields).find(
+            r#"{"s":"a,b","e":"tab\there \u00e9","n":1.50,"o":{ "k" : [1, 2] },"z":null}"#,
+            &mut found,
+        );
+        let mut out = Vec::new();
+        for value in &found {
+            if let Some(value) = value {
+                csv_value(value, &mut out);
+            }
+            out.push(b'|');
+        }
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\"a,b\"|tab\there \u{e9}|1.5|\"{\"\"k\"\":[1,2]}\"|||"
+        );
+    }
+
+    #[test]
     fn projection_nests_paths_and_skips_missing_ones() {
         let fields = vec![
             vec!["initiated_by".to_owned(), "email".to_owned()],
             vec!["success".to_owned()],
             vec!["absent".to_owned()],
         ];
-        let projected = project(
+        let mut found = Vec::new();
+        let paths = Paths::new(&fields);
+        paths.find(
             r#"{"initiated_by":{"email":"a@b.c","id":"1"},"success":false,"x":1}"#,
-            &fields,
+            &mut found,
         );
+        let projected = project(&fields, &found);
         assert_eq!(
             projected,
             serde_json::json!({"initiated_by": {"email": "a@b.c"}, "success": false})

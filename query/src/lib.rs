@@ -71,6 +71,7 @@ pub mod export;
 pub mod fields;
 mod filter;
 mod limits;
+mod paths;
 mod scan;
 mod sql;
 mod sql_output;

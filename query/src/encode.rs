@@ -356,10 +356,10 @@ fn csv_value(value: &RawValue, out: &mut Vec<u8>) {
                 }
             }
         }
-    } else if json != "null" {
-        if let Ok(value) = serde_json::from_str::<Value>(json) {
-            csv_field(&value.to_string(), out);
-        }
+    } else if json != "null"
+        && let Ok(value) = serde_json::from_str::<Value>(json)
+    {
+        csv_field(&value.to_string(), out);
     }
 }
 

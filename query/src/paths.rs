@@ -79,7 +79,7 @@ struct ObjectVisitor<'n, 'f, 'a> {
 impl<'de: 'a, 'a> Visitor<'de> for ObjectVisitor<'_, '_, 'a> {
     type Value = ();
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
@@ -118,7 +118,7 @@ impl<'de, 'n> DeserializeSeed<'de> for KeySeed<'n> {
 impl<'de, 'n> Visitor<'de> for KeySeed<'n> {
     type Value = Option<&'n Node>;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a key")
     }
 

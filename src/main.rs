@@ -5,6 +5,7 @@
 //! and the commands below.
 
 mod enrich_cmd;
+mod evidence_cmds;
 mod generate_cmd;
 mod increment_cmd;
 mod ingest_cmd;
@@ -33,12 +34,12 @@ struct Cli {
 pub struct StoreArgs {
     /// The store: a local directory or s3://bucket/prefix (S3 settings from the standard AWS_*
     /// environment variables, e.g. AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID).
-    #[arg(long, env = "INSIGHTS_STORE", default_value = insights_ingest::DEFAULT_STORE)]
+    #[arg(long, env = "INSIGHTS_STORE", default_value = insights_ingest::DEFAULT_STORE, global = true)]
     store: String,
     /// Local directory for the write-ahead log and quarantine of a remote (s3://) store
     /// [default: $XDG_STATE_HOME/insights, or ~/.local/state/insights]; a local store keeps
     /// them inside itself.
-    #[arg(long, env = "INSIGHTS_STATE_DIR", value_name = "DIR")]
+    #[arg(long, env = "INSIGHTS_STATE_DIR", value_name = "DIR", global = true)]
     state_dir: Option<PathBuf>,
 }
 
@@ -108,8 +109,17 @@ enum Command {
     Enrich(enrich_cmd::EnrichArgs),
     /// Serve the DI-compatible API and the engine's own routes over HTTP (ingest and query).
     Serve(serve_cmd::ServeArgs),
-    /// API keys of the HTTP service: create, list, revoke.
+    /// API keys of the HTTP service (create, list, revoke) and the key pair that signs the
+    /// table's digests (`keys signing init`).
     Keys(keys_cmd::KeysArgs),
+    /// Prove the store unaltered: every digest's signature, the chain's order, the table's log
+    /// against the digests, every live file's bytes. Exits non-zero on any problem.
+    Verify(evidence_cmds::VerifyArgs),
+    /// Retention per organization (set, unset, show, apply) and legal holds (hold, release).
+    Retention(evidence_cmds::RetentionArgs),
+    /// Delete the files no table version needs any more (removed by compaction or retention
+    /// longer ago than --grace), in a digested commit; never those of an organization on hold.
+    Vacuum(evidence_cmds::VacuumArgs),
 }
 
 #[global_allocator]
@@ -240,6 +250,9 @@ fn main() -> ExitCode {
             Command::Enrich(args) => enrich_cmd::run(args).await,
             Command::Keys(args) => keys_cmd::run(args).await,
             Command::Pull(args) => pull_cmd::run(args).await,
+            Command::Verify(args) => evidence_cmds::verify_cmd(args).await,
+            Command::Retention(args) => evidence_cmds::retention_cmd(args).await,
+            Command::Vacuum(args) => evidence_cmds::vacuum_cmd(args).await,
         }
     });
     match result {

@@ -56,6 +56,10 @@ pub struct ServeArgs {
     /// key_file, base_url, services, since, every, overlap, lag; see docs/pull.md).
     #[arg(long, value_name = "FILE")]
     pull: Option<std::path::PathBuf>,
+    /// How often the store's retention policy (`insights retention`) is applied, besides once
+    /// at start: a duration such as 24h, 30m.
+    #[arg(long, default_value = "24h", value_name = "DURATION")]
+    retention_every: String,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -65,8 +69,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Some(path) => Some(insights_pull::read_pull_file(path)?),
         None => None,
     };
+    let retention_every = insights_pull::parse_duration(&args.retention_every)
+        .map_err(|e| anyhow::anyhow!("--retention-every: {e}"))?;
     let config = ServeConfig {
         pull,
+        retention_every,
         listen: args.listen,
         max_body_bytes: args.max_body_bytes,
         max_record_bytes: args.max_record_bytes,

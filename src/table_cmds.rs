@@ -32,8 +32,12 @@ async fn open(store: &str) -> anyhow::Result<EventTable> {
 }
 
 pub async fn compact(args: CompactArgs) -> anyhow::Result<ExitCode> {
-    let mut table = open(&args.store.store).await?;
+    let location = StoreLocation::parse(&args.store.store)?;
+    let mut table = EventTable::open_for_writing(&location)
+        .await
+        .with_context(|| format!("opening the store {location}"))?;
     let summary = maintenance::compact(&mut table).await?;
+    table.write_digests().await?;
     println!(
         "compacted {} partitions: {} files merged into {}; table version {}",
         summary.partitions_compacted, summary.files_removed, summary.files_added, summary.version

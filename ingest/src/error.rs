@@ -52,6 +52,13 @@ pub enum Error {
     },
     #[error("{0}")]
     Unavailable(String),
+    #[error("signing key {source_name}: {message}")]
+    Key {
+        source_name: String,
+        message: String,
+    },
+    #[error("digests {location}: {message}")]
+    Digest { location: String, message: String },
     #[error(
         "ingesting {input} stopped before line {line}; every event acknowledged before is kept \
          in the write-ahead log {} and committed by the next ingest or serve on this store: \

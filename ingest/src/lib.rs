@@ -5,14 +5,17 @@
 //! ([`dedup`]), quarantines the rejected ones ([`quarantine`]) and appends the rest to a
 //! write-ahead log ([`wal`]) before acknowledging. Buffered events are flushed by rows, bytes or
 //! age into commits of the events table ([`table`]). [`maintenance`] compacts small files and
-//! reports statistics.
+//! reports statistics. [`evidence`] keeps the signed digest chain over every commit and checks
+//! it.
 
 mod dedup;
 mod error;
+pub mod evidence;
 pub mod framing;
 mod ingester;
 pub mod maintenance;
 mod quarantine;
+pub mod retention;
 mod store;
 mod stream;
 mod table;

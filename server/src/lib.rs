@@ -14,6 +14,7 @@ pub mod keys;
 mod metrics;
 mod oauth;
 mod pull;
+mod retention;
 mod routes;
 mod runtime;
 
@@ -65,6 +66,8 @@ pub struct ServeConfig {
     pub ingest_nice: u8,
     /// Pull from a DI API in the background (`--pull FILE`).
     pub pull: Option<insights_pull::PullSettings>,
+    /// How often the store's retention policy is applied (and once at start).
+    pub retention_every: Duration,
 }
 
 impl ServeConfig {
@@ -86,6 +89,7 @@ impl ServeConfig {
             query_memory_bytes: 256 << 20,
             ingest_nice: 10,
             pull: None,
+            retention_every: Duration::from_secs(24 * 60 * 60),
         }
     }
 }
@@ -180,6 +184,11 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<Stopped> {
         }
         None => (pull::PullStatsMap::new(), None),
     };
+    let retention_task = retention::start(
+        location.clone(),
+        config.retention_every.max(Duration::from_secs(1)),
+        raise_stop.subscribe(),
+    );
     let app = Arc::new(App {
         engine: Arc::new(engine),
         views: ViewStore::open(&location)?,
@@ -217,6 +226,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<Stopped> {
     if let Some(task) = pull_task {
         let _ = task.await;
     }
+    let _ = retention_task.await;
     drop(app);
     match ingest_task.await.context("the ingest task failed")? {
         Ok(()) => Ok(Stopped::Flushed),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, AsArray, Date32Array, RecordBatch, StringArray};
 use arrow::compute::cast;
-use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::transaction::CommitBuilder;
 use deltalake::kernel::{Action, Add, Remove};
 use deltalake::protocol::DeltaOperation;
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
@@ -329,13 +329,14 @@ impl EventTable {
                 .table
                 .snapshot()
                 .map_err(|e| Error::table(&self.name, e))?;
-            let committed = CommitBuilder::from(CommitProperties::default().with_max_retries(0))
+            let committed = CommitBuilder::from(super::commit_properties().with_max_retries(0))
                 .with_actions(actions.clone())
                 .build(Some(snapshot), self.table.log_store(), operation.clone())
                 .await;
             match committed {
                 Ok(finalized) => {
                     self.table.state = Some(finalized.snapshot());
+                    self.record_digests().await;
                     return Ok(true);
                 }
                 Err(e) if attempt >= REPLACE_ATTEMPTS => return Err(Error::table(&self.name, e)),
@@ -349,7 +350,7 @@ impl EventTable {
     }
 
     /// Whether every one of `files` is live at the current version.
-    async fn all_live(&self, files: &[LiveFile]) -> Result<bool> {
+    pub(super) async fn all_live(&self, files: &[LiveFile]) -> Result<bool> {
         let live: std::collections::HashSet<String> = self
             .table
             .get_active_add_actions_by_partitions(&[])

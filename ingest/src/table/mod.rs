@@ -8,6 +8,7 @@
 
 mod files;
 mod layout;
+mod removal;
 
 pub(crate) use files::LiveFile;
 pub use files::TableFile;
@@ -40,6 +41,7 @@ use insights_schemas::{PARTITION_COLUMNS, column, event_schema};
 
 use crate::dedup::{EventKey, PartitionId, event_key};
 use crate::error::{Error, Result};
+use crate::evidence::Chain;
 use crate::store::StoreLocation;
 
 /// The application id under which commits record the highest WAL sequence number they hold.
@@ -60,6 +62,14 @@ pub struct CommitSummary {
 pub struct EventTable {
     table: DeltaTable,
     name: String,
+    /// The digest chain, for a table opened to be written: every commit gets its digest.
+    digests: Option<Arc<tokio::sync::Mutex<Chain>>>,
+}
+
+/// Commit properties of every commit the engine makes: the log entries stay (the digests
+/// hash them, and `insights verify` reads them again), so Delta's expired-log cleanup is off.
+pub(crate) fn commit_properties() -> CommitProperties {
+    CommitProperties::default().with_cleanup_expired_logs(Some(false))
 }
 
 impl EventTable {
@@ -94,7 +104,20 @@ impl EventTable {
             return Err(missing());
         }
         table.load().await.map_err(|e| Error::table(&name, e))?;
-        Ok(Self { table, name })
+        Ok(Self {
+            table,
+            name,
+            digests: None,
+        })
+    }
+
+    /// Opens the table of an existing store to change it (compaction, retention, vacuum):
+    /// every commit it makes gets its digest, and commits not digested yet get theirs now.
+    pub async fn open_for_writing(store: &StoreLocation) -> Result<Self> {
+        let mut table = Self::open(store).await?;
+        table.digests = Some(Arc::new(tokio::sync::Mutex::new(Chain::open(store)?)));
+        table.record_digests().await;
+        Ok(table)
     }
 
     /// Opens the table of a store, creating it (and a local store's directory) if absent.
@@ -104,10 +127,16 @@ impl EventTable {
             std::fs::create_dir_all(&events)
                 .map_err(|e| Error::io(format!("creating {}", events.display()), e))?;
         }
+        let digests = Some(Arc::new(tokio::sync::Mutex::new(Chain::open(store)?)));
         let (mut table, name, exists) = Self::connect(store).await?;
         if exists {
             table.load().await.map_err(|e| Error::table(&name, e))?;
-            let mut opened = Self { table, name };
+            let mut opened = Self {
+                table,
+                name,
+                digests,
+            };
+            opened.record_digests().await;
             opened.add_missing_columns().await?;
             return Ok(opened);
         }
@@ -122,13 +151,54 @@ impl EventTable {
             .with_columns(schema.fields().cloned())
             .with_partition_columns(PARTITION_COLUMNS)
             .with_save_mode(SaveMode::Ignore)
+            .with_commit_properties(commit_properties())
             .await;
-        match created {
-            Ok(table) => Ok(Self { table, name }),
+        let table = match created {
+            Ok(table) => Self {
+                table,
+                name,
+                digests,
+            },
             // Another process created it first: use theirs.
-            Err(DeltaTableError::VersionAlreadyExists(_)) => Self::open(store).await,
-            Err(e) => Err(Error::table(&name, e)),
+            Err(DeltaTableError::VersionAlreadyExists(_)) => Self {
+                digests,
+                ..Self::open(store).await?
+            },
+            Err(e) => return Err(Error::table(&name, e)),
+        };
+        table.record_digests().await;
+        Ok(table)
+    }
+
+    /// Digests the commits made since the last digest (this writer's and any other's). A
+    /// digest that cannot be written is not a failed commit: the commit stands, the problem is
+    /// logged, and the next commit (or `insights verify`, which reports the gap) catches up.
+    pub(crate) async fn record_digests(&self) {
+        let Some(chain) = &self.digests else {
+            return;
+        };
+        let mut chain = chain.lock().await;
+        if let Err(e) = chain.catch_up(self).await {
+            tracing::warn!(error = %e, version = self.version(), "a commit's digest could not be written yet");
         }
+    }
+
+    /// Digests the commits made since the last digest, failing when one cannot be written
+    /// (for the maintenance commands, which report it).
+    pub async fn write_digests(&self) -> Result<usize> {
+        match &self.digests {
+            Some(chain) => chain.lock().await.catch_up(self).await,
+            None => Ok(0),
+        }
+    }
+
+    /// The bytes of the log entry of `version`, `None` if it is not in the log.
+    pub async fn read_log_entry(&self, version: i64) -> Result<Option<bytes::Bytes>> {
+        self.table
+            .log_store()
+            .read_commit_entry(u64::try_from(version).unwrap_or(0))
+            .await
+            .map_err(|e| Error::table(&self.name, e))
     }
 
     /// Brings the table's schema up to the catalogue's: columns added to the engine since the
@@ -157,9 +227,17 @@ impl EventTable {
             }
             let names: Vec<&str> = missing.iter().map(|f| f.name().as_str()).collect();
             tracing::info!(columns = ?names, "adding columns to the table");
-            match self.table.clone().add_columns().with_fields(missing).await {
+            let added = self
+                .table
+                .clone()
+                .add_columns()
+                .with_fields(missing)
+                .with_commit_properties(commit_properties())
+                .await;
+            match added {
                 Ok(table) => {
                     self.table = table;
+                    self.record_digests().await;
                     return Ok(());
                 }
                 // Another writer may have added them first: look again.
@@ -205,6 +283,7 @@ impl EventTable {
         Ok(Self {
             table,
             name: self.name.clone(),
+            digests: None,
         })
     }
 
@@ -323,8 +402,8 @@ impl EventTable {
         }
         let files = adds.len();
         let lsn = i64::try_from(last_lsn).unwrap_or(i64::MAX);
-        let properties = CommitProperties::default()
-            .with_application_transaction(Transaction::new(INGEST_APP_ID, lsn));
+        let properties =
+            commit_properties().with_application_transaction(Transaction::new(INGEST_APP_ID, lsn));
         let operation = DeltaOperation::Write {
             mode: SaveMode::Append,
             partition_by: Some(PARTITION_COLUMNS.iter().map(|c| c.to_string()).collect()),
@@ -342,6 +421,7 @@ impl EventTable {
             .map_err(|e| Error::table(&self.name, e))?;
         let version = i64::try_from(finalized.version()).unwrap_or(i64::MAX);
         self.table.state = Some(finalized.snapshot());
+        self.record_digests().await;
         tracing::debug!(
             rows,
             files,

@@ -303,3 +303,52 @@ pub async fn vacuum_cmd(args: VacuumArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// Arguments of `insights verify-export`.
+#[derive(clap::Args)]
+pub struct VerifyExportArgs {
+    /// The increment's manifest: a file or an s3:// object.
+    manifest: String,
+    /// Trust this public key (PEM, repeatable).
+    #[arg(long, value_name = "FILE")]
+    public_key: Vec<PathBuf>,
+    /// Where the objects are, if not beside the manifest (a directory or s3://).
+    #[arg(long, value_name = "LOCATION")]
+    objects: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn verify_export_cmd(args: VerifyExportArgs) -> anyhow::Result<ExitCode> {
+    let keys: Vec<PublicKey> = args
+        .public_key
+        .iter()
+        .map(|path| PublicKey::read(path))
+        .collect::<Result<_, _>>()?;
+    let report =
+        insights_exporter::verify_export(&args.manifest, args.objects.as_deref(), &keys).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for problem in &report.problems {
+            println!("{problem}");
+        }
+        let summary = format!(
+            "{}: increment {}, {} objects, {} events",
+            report.manifest, report.increment, report.objects, report.rows
+        );
+        match (&report.signed_by, report.verified) {
+            (Some(key), true) => println!("verified {summary}, signed by {key}"),
+            _ => println!(
+                "NOT VERIFIED: {} problem(s); {summary}",
+                report.problems.len()
+            ),
+        }
+    }
+    Ok(if report.verified {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

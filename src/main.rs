@@ -115,6 +115,9 @@ enum Command {
     /// Prove the store unaltered: every digest's signature, the chain's order, the table's log
     /// against the digests, every live file's bytes. Exits non-zero on any problem.
     Verify(evidence_cmds::VerifyArgs),
+    /// Check an exported increment offline: the manifest's signature with the key you trust,
+    /// and each object's bytes, SHA-256 and event count. Exits non-zero on any problem.
+    VerifyExport(evidence_cmds::VerifyExportArgs),
     /// Retention per organization (set, unset, show, apply) and legal holds (hold, release).
     Retention(evidence_cmds::RetentionArgs),
     /// Delete the files no table version needs any more (removed by compaction or retention
@@ -251,6 +254,7 @@ fn main() -> ExitCode {
             Command::Keys(args) => keys_cmd::run(args).await,
             Command::Pull(args) => pull_cmd::run(args).await,
             Command::Verify(args) => evidence_cmds::verify_cmd(args).await,
+            Command::VerifyExport(args) => evidence_cmds::verify_export_cmd(args).await,
             Command::Retention(args) => evidence_cmds::retention_cmd(args).await,
             Command::Vacuum(args) => evidence_cmds::vacuum_cmd(args).await,
         }

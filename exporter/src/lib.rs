@@ -14,12 +14,16 @@
 //! the data objects and the manifest create-only, and only then creates the checkpoint. A run
 //! that finds a claim without a checkpoint (after a crash, or beside a concurrent run) carries out
 //! that same plan, keeping whatever objects already exist.
+//!
+//! With a signing key configured, each manifest is signed; [`verify_export`] checks a manifest
+//! and its objects offline.
 
 mod dest;
 mod error;
 mod run;
 mod source;
 mod state;
+mod verify;
 
 pub use dest::{Created, Destination, ObjectStoreDestination};
 pub use error::{Error, Result};
@@ -28,6 +32,7 @@ pub use run::{
     run_backfill, run_increment,
 };
 pub use state::{
-    Checkpoint, Manifest, Mode, OBJECT_PREFIX, ObjectEntry, Plan, STATE_DIR, name_time,
-    no_results_metric, parse_duration, unit_seconds,
+    Checkpoint, Manifest, ManifestSignature, Mode, OBJECT_PREFIX, ObjectEntry, Plan, STATE_DIR,
+    name_time, no_results_metric, parse_duration, unit_seconds,
 };
+pub use verify::{ExportReport, verify_export};

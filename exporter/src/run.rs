@@ -498,7 +498,17 @@ async fn write_plan<D: Destination>(table: &EventTable, plan: &Plan, dest: &D) -
         rows,
         objects: objects.clone(),
         created_at: now_rfc3339(),
+        signature: None,
     };
+    let mut manifest = manifest;
+    if let Some(key) =
+        insights_ingest::evidence::SigningKeyPair::from_env().map_err(|e| Error::Config {
+            setting: "signing key".into(),
+            message: e.to_string(),
+        })?
+    {
+        manifest.sign(&key);
+    }
     failpoint("export-before-manifest");
     let key = plan.manifest_key();
     dest.put_new(&key, vec![encode(&manifest)]).await?;

@@ -130,6 +130,42 @@ pub struct Manifest {
     pub rows: u64,
     pub objects: Vec<ObjectEntry>,
     pub created_at: String,
+    /// The Ed25519 signature of the rest of the manifest, when the exporter had a signing key
+    /// (`INSIGHTS_SIGNING_KEY_FILE` or `INSIGHTS_SIGNING_KEY`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<ManifestSignature>,
+}
+
+/// A manifest's signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestSignature {
+    /// The fingerprint of the signing key (hex SHA-256 of the public key).
+    pub key: String,
+    /// Base64 Ed25519 signature of [`Manifest::signed_bytes`].
+    pub value: String,
+}
+
+impl Manifest {
+    /// What a signature covers: the manifest without its signature, as compact JSON with the
+    /// fields in their declared order. A verifier parses the manifest and encodes it again, so
+    /// the signature holds whatever whitespace or key order the file is stored with, and fails
+    /// when any value differs.
+    pub fn signed_bytes(&self) -> Vec<u8> {
+        let unsigned = Self {
+            signature: None,
+            ..self.clone()
+        };
+        serde_json::to_vec(&unsigned).unwrap_or_default()
+    }
+
+    /// Signs the manifest.
+    pub fn sign(&mut self, key: &insights_ingest::evidence::SigningKeyPair) {
+        let bytes = self.signed_bytes();
+        self.signature = Some(ManifestSignature {
+            key: key.public().fingerprint(),
+            value: key.sign(&bytes),
+        });
+    }
 }
 
 pub fn claim_key(increment: u64) -> String {

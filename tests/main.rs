@@ -12,6 +12,7 @@ mod decode;
 mod dedup;
 mod durability;
 mod enrich;
+mod evidence;
 mod hostile;
 mod http;
 mod increment;

@@ -31,7 +31,10 @@ pub fn insights() -> Command {
     let mut command = Command::new(binary());
     command
         .env("RUST_BACKTRACE", "0")
-        .env_remove("INSIGHTS_STORE");
+        .env_remove("INSIGHTS_STORE")
+        .env_remove("INSIGHTS_SIGNING_KEY_FILE")
+        .env_remove("INSIGHTS_SIGNING_KEY")
+        .env_remove("INSIGHTS_DIGEST_COPY");
     command
 }
 

@@ -680,3 +680,71 @@ fn a_store_on_s3_verifies_clean_and_catches_tampering_with_a_create_only_digest_
         "{text}"
     );
 }
+
+#[test]
+fn serve_applies_the_retention_policy_at_start_and_on_its_interval() {
+    let (dir, store) = crate::support::server::fresh_store();
+    let d = dir.path();
+    let today = chrono::Utc::now().date_naive();
+    let start = (today - chrono::Duration::days(10)).to_string();
+    generate(
+        d,
+        "events.ndjson",
+        &["--events", "1000", "--days", "4", "--start", &start],
+    );
+    let store_arg = store.to_str().unwrap();
+    ok(run_signed(
+        d,
+        None,
+        &["ingest", "--store", store_arg, "events.ndjson"],
+    ));
+    let before = partitions(d, store_arg);
+    assert_eq!(before.len(), 4);
+    let mut server = crate::support::server::Server::start(&store, &["--retention-every", "1s"]);
+    // Set after the start: the interval, not only the start, applies it.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    ok(run_signed(
+        d,
+        None,
+        &[
+            "retention",
+            "set",
+            "--store",
+            store_arg,
+            "--org",
+            ORG_A,
+            "--days",
+            "8",
+        ],
+    ));
+    let cutoff = (chrono::Utc::now() - chrono::Duration::days(8))
+        .date_naive()
+        .to_string();
+    let expected: Vec<_> = before
+        .iter()
+        .filter(|(_, date)| date.as_str() >= cutoff.as_str())
+        .cloned()
+        .collect();
+    assert_eq!(expected.len(), 2, "{before:?}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while partitions(d, store_arg) != expected {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve did not apply the policy: {:?}",
+            partitions(d, store_arg)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    server.terminate();
+    let out = ok(run_signed(
+        d,
+        None,
+        &["verify", "--store", store_arg, "--allow-unsigned"],
+    ));
+    assert!(stdout(&out).starts_with("verified "), "{}", stdout(&out));
+    assert!(
+        digests(&store)
+            .iter()
+            .any(|p| digest_body(p)["kind"] == "retention")
+    );
+}

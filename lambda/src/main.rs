@@ -17,6 +17,7 @@
 //! | `INCREMENT_LAG` | how long after its end a window is exported (default `5m`) |
 //! | `ORGANIZATION` | export one organization only (optional) |
 //! | `OBJECT_BYTES`, `GZIP_LEVEL` | object size before a new part begins; gzip level |
+//! | `INSIGHTS_SIGNING_KEY` | the signing key (PKCS#8 PEM text) that signs each manifest (optional) |
 
 use std::time::Duration;
 

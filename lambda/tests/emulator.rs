@@ -193,6 +193,17 @@ fn scheduled_and_manual_invocations_under_the_runtime_emulator() {
         "events.ndjson",
     ]);
     cli(&["ingest", "--store", "s3://audit/di", "events.ndjson"]);
+    let public_key = cli(&[
+        "keys",
+        "signing",
+        "init",
+        "--store",
+        "s3://audit/di",
+        "--out",
+        "signing.pem",
+    ])
+    .stdout;
+    std::fs::write(dir.path().join("signing.pub"), public_key).unwrap();
 
     let emulator = Emulator::start();
     let mut env: Vec<(&str, String)> = moto.env();
@@ -203,6 +214,10 @@ fn scheduled_and_manual_invocations_under_the_runtime_emulator() {
         ("INCREMENT_AMOUNT", "1".to_owned()),
         ("INCREMENT_TYPE", "hour".to_owned()),
         ("INCREMENT_LAG", "5m".to_owned()),
+        (
+            "INSIGHTS_SIGNING_KEY",
+            std::fs::read_to_string(dir.path().join("signing.pem")).unwrap(),
+        ),
     ]);
     let log = dir.path().join("function.log");
     let function = emulator.function(&env, &log);
@@ -243,8 +258,22 @@ fn scheduled_and_manual_invocations_under_the_runtime_emulator() {
         .map(|e| e.unwrap().path())
         .find(|p| p.to_str().unwrap().ends_with(".manifest.json"))
         .expect("a manifest");
+    // Signed with the key the function was given: it verifies offline, beside its objects.
+    let verified = cli(&[
+        "verify-export",
+        manifest.to_str().unwrap(),
+        "--public-key",
+        "signing.pub",
+    ]);
+    assert!(
+        text(&verified.stdout).starts_with("verified")
+            && text(&verified.stdout).contains("signed by"),
+        "{}",
+        text(&verified.stdout)
+    );
     let manifest: Value = serde_json::from_slice(&std::fs::read(manifest).unwrap()).unwrap();
     assert_eq!(manifest["rows"], 3000);
+    assert!(manifest["signature"]["value"].is_string(), "{manifest}");
 
     // The same hour again: nothing new, and the NoResults metric in the function's output.
     let out = emulator.invoke(&scheduled_event());

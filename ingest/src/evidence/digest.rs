@@ -220,7 +220,7 @@ pub async fn hash_object(
 }
 
 /// What a commit's log entry says, as far as digests need it.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub(crate) struct LogEntry {
     pub operation: Option<String>,
     pub timestamp_ms: Option<i64>,
@@ -231,6 +231,7 @@ pub(crate) struct LogEntry {
 }
 
 /// A file named by an add or remove action.
+#[derive(Debug)]
 pub(crate) struct LoggedFile {
     pub path: String,
     pub size: u64,
@@ -557,8 +558,13 @@ impl Chain {
             })?
         };
         if let Some(copy) = &self.copy {
-            let copied = match self.store.get(&path).await? {
-                Some(bytes) => copy.put_new(&path, bytes.to_vec()).await,
+            let standing_bytes = if wrote {
+                Some(bytes)
+            } else {
+                self.store.get(&path).await?.map(|b| b.to_vec())
+            };
+            let copied = match standing_bytes {
+                Some(bytes) => copy.put_new(&path, bytes).await,
                 None => Ok(false),
             };
             if let Err(e) = copied {

@@ -17,8 +17,8 @@ use crate::StoreArgs;
 pub struct VerifyArgs {
     #[command(flatten)]
     store: StoreArgs,
-    /// Check from this table version, or from the first commit at or after this time (RFC 3339
-    /// or YYYY-MM-DD); the digests before it are still read to know the live files.
+    /// Check log entries and file bytes from this table version, or from the first commit at
+    /// or after this time (RFC 3339 or YYYY-MM-DD); signatures and the chain are always checked.
     #[arg(long, value_name = "VERSION|TIME")]
     from: Option<String>,
     /// Trust this public key (PEM, repeatable): your own copy, not the one stored beside the

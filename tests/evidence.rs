@@ -402,6 +402,53 @@ fn the_digest_chain_stays_clean_through_every_write_and_catches_each_tampering()
         "the digest file of version 3 holds the digest of version 1",
     );
 
+    // The newest digest's signature stripped: caught even when unsigned digests are allowed,
+    // with the key's name left in the body or taken out of it too.
+    for (tamper, strip_key, expected) in [
+        (
+            "signature-stripped",
+            false,
+            "but has no signature (the signature was removed)",
+        ),
+        (
+            "signature-and-key-stripped",
+            true,
+            "the digest is unsigned although digests before it are signed",
+        ),
+    ] {
+        let (name, copy) = tampered(tamper);
+        let newest = digests(&copy).pop().unwrap();
+        let text = std::fs::read_to_string(&newest).unwrap();
+        let mut body: serde_json::Value =
+            serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        if strip_key {
+            body["key"] = serde_json::Value::Null;
+        }
+        std::fs::write(
+            &newest,
+            format!("{body}\n{{\"signature\":null,\"key\":null}}\n"),
+        )
+        .unwrap();
+        let out = run_signed(
+            d,
+            None,
+            &[
+                "verify",
+                "--store",
+                &name,
+                "--public-key",
+                public.to_str().unwrap(),
+                "--allow-unsigned",
+            ],
+        );
+        assert!(!out.status.success(), "{tamper}: {}", stdout(&out));
+        assert!(
+            stdout(&out).contains(expected),
+            "{tamper}: {}",
+            stdout(&out)
+        );
+    }
+
     // Someone with write access but without the key adds events with a key of their own: the
     // store then holds their public key too, so only the auditor's own copy catches it.
     let (name, _) = tampered("other-key");
@@ -747,4 +794,63 @@ fn serve_applies_the_retention_policy_at_start_and_on_its_interval() {
             .iter()
             .any(|p| digest_body(p)["kind"] == "retention")
     );
+}
+
+#[test]
+fn a_store_verifies_clean_while_it_is_being_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_path_buf();
+    let store = "store";
+    let (key, public) = key_pair(&d, store, "signing");
+    generate(&d, "first.ndjson", &["--events", "3000", "--days", "3"]);
+    ok(run_signed(
+        &d,
+        Some(&key),
+        &["ingest", "--store", store, "first.ndjson"],
+    ));
+    for seed in 1..=8 {
+        generate(
+            &d,
+            &format!("more-{seed}.ndjson"),
+            &[
+                "--events",
+                "400",
+                "--days",
+                "3",
+                "--seed",
+                &seed.to_string(),
+            ],
+        );
+    }
+    // Small commits one after another, each with its digest, while verify runs again and again.
+    let writer = {
+        let (d, key) = (d.clone(), key.clone());
+        std::thread::spawn(move || {
+            for seed in 1..=8 {
+                ok(run_signed(
+                    &d,
+                    Some(&key),
+                    &[
+                        "ingest",
+                        "--store",
+                        store,
+                        "--flush-rows",
+                        "100",
+                        &format!("more-{seed}.ndjson"),
+                    ],
+                ));
+            }
+        })
+    };
+    let mut verifications = 0;
+    while !writer.is_finished() || verifications < 2 {
+        let (verified, out) = verify(&d, store, &public);
+        assert!(
+            verified && out.starts_with("verified "),
+            "verification {verifications} while writing:\n{out}"
+        );
+        verifications += 1;
+    }
+    writer.join().unwrap();
+    assert_verifies(&d, store, &public, "the writes");
 }

@@ -2,8 +2,6 @@
 //! manifest's signature with the key the auditor trusts, and each object it lists (bytes,
 //! SHA-256, events).
 
-use std::io::Read;
-
 use insights_ingest::StoreLocation;
 use insights_ingest::evidence::PublicKey;
 use object_store::ObjectStoreExt;
@@ -41,20 +39,101 @@ fn split(location: &str) -> Result<(StoreLocation, String)> {
     Ok((store, name.to_owned()))
 }
 
-async fn read(store: &StoreLocation, name: &str) -> Result<Option<bytes::Bytes>> {
+/// Counts the lines written to it.
+struct LineCounter(u64);
+
+impl std::io::Write for LineCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.iter().filter(|b| **b == b'\n').count() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// An exported object read once, as a stream: its hash, size and (gzip) lines.
+struct Streamed {
+    sha256: String,
+    size: u64,
+    lines: u64,
+    gzip_error: Option<std::io::Error>,
+}
+
+async fn stream_object(store: &StoreLocation, name: &str) -> Result<Option<Streamed>> {
+    use futures::TryStreamExt;
+    use std::io::Write;
+    let Some(result) = open(store, name).await? else {
+        return Ok(None);
+    };
+    let mut chunks = result.into_stream();
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    let mut decoder = Some(flate2::write::MultiGzDecoder::new(LineCounter(0)));
+    let mut gzip_error = None;
+    while let Some(chunk) = chunks
+        .try_next()
+        .await
+        .map_err(|e| cannot_read(store, name, e))?
+    {
+        hasher.update(&chunk);
+        size += chunk.len() as u64;
+        if let Some(d) = decoder.as_mut()
+            && let Err(e) = d.write_all(&chunk)
+        {
+            gzip_error = Some(e);
+            decoder = None;
+        }
+    }
+    let lines = match decoder {
+        Some(d) => match d.finish() {
+            Ok(counter) => counter.0,
+            Err(e) => {
+                gzip_error = Some(e);
+                0
+            }
+        },
+        None => 0,
+    };
+    Ok(Some(Streamed {
+        sha256: hex::encode(hasher.finalize()),
+        size,
+        lines,
+        gzip_error,
+    }))
+}
+
+fn cannot_read(store: &StoreLocation, name: &str, e: object_store::Error) -> Error {
+    Error::Destination {
+        destination: format!("{store}/{name}"),
+        message: "cannot be read".into(),
+        source: Some(Box::new(e)),
+    }
+}
+
+/// The object `name` of `store`, `None` if it does not exist.
+async fn open(store: &StoreLocation, name: &str) -> Result<Option<object_store::GetResult>> {
     let objects = store.object_store().map_err(|e| Error::Config {
         setting: store.to_string(),
         message: e.to_string(),
     })?;
-    let failed = |e: object_store::Error| Error::Destination {
-        destination: format!("{store}/{name}"),
-        message: "cannot be read".into(),
-        source: Some(Box::new(e)),
-    };
     match objects.get(&Path::from(name)).await {
-        Ok(result) => Ok(Some(result.bytes().await.map_err(failed)?)),
+        Ok(result) => Ok(Some(result)),
         Err(object_store::Error::NotFound { .. }) => Ok(None),
-        Err(e) => Err(failed(e)),
+        Err(e) => Err(cannot_read(store, name, e)),
+    }
+}
+
+async fn read(store: &StoreLocation, name: &str) -> Result<Option<bytes::Bytes>> {
+    match open(store, name).await? {
+        Some(result) => Ok(Some(
+            result
+                .bytes()
+                .await
+                .map_err(|e| cannot_read(store, name, e))?,
+        )),
+        None => Ok(None),
     }
 }
 
@@ -117,39 +196,31 @@ pub async fn verify_export(
     let mut rows = 0u64;
     for entry in &parsed.objects {
         let file = entry.key.rsplit('/').next().unwrap_or(&entry.key);
-        let Some(data) = read(&objects, file).await? else {
+        let Some(streamed) = stream_object(&objects, file).await? else {
             report.problems.push(format!(
                 "{}: the object is missing from {objects}",
                 entry.key
             ));
             continue;
         };
-        let sha256 = hex::encode(Sha256::digest(&data));
-        if sha256 != entry.sha256 || data.len() as u64 != entry.bytes {
+        let Streamed {
+            sha256,
+            size,
+            lines,
+            gzip_error,
+        } = streamed;
+        if sha256 != entry.sha256 || size != entry.bytes {
             report.problems.push(format!(
-                "{}: the object differs from its manifest: {} bytes with sha256 {sha256}, the \
-                 manifest says {} bytes with sha256 {}",
-                entry.key,
-                data.len(),
-                entry.bytes,
-                entry.sha256
+                "{}: the object differs from its manifest: {size} bytes with sha256 {sha256}, \
+                 the manifest says {} bytes with sha256 {}",
+                entry.key, entry.bytes, entry.sha256
             ));
             continue;
         }
-        let mut lines = 0u64;
-        let mut decoder = flate2::read::MultiGzDecoder::new(&data[..]);
-        let mut buffer = vec![0u8; 1 << 16];
-        loop {
-            match decoder.read(&mut buffer) {
-                Ok(0) => break,
-                Ok(n) => lines += buffer[..n].iter().filter(|b| **b == b'\n').count() as u64,
-                Err(e) => {
-                    report
-                        .problems
-                        .push(format!("{}: the object is not valid gzip: {e}", entry.key));
-                    break;
-                }
-            }
+        if let Some(e) = gzip_error {
+            report
+                .problems
+                .push(format!("{}: the object is not valid gzip: {e}", entry.key));
         }
         if lines != entry.rows {
             report.problems.push(format!(

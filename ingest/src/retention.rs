@@ -117,7 +117,12 @@ impl Policy {
 /// The first day a policy of `days` days keeps at `now`: a day partition has expired when
 /// its whole day lies more than `days` days before `now`.
 pub fn first_kept_day(now: chrono::DateTime<chrono::Utc>, days: u32) -> chrono::NaiveDate {
-    let cutoff = now - chrono::Duration::days(i64::from(days));
+    // A policy longer than the calendar reaches keeps everything.
+    let Some(cutoff) =
+        chrono::Duration::try_days(i64::from(days)).and_then(|span| now.checked_sub_signed(span))
+    else {
+        return chrono::NaiveDate::MIN;
+    };
     // The day of the cutoff still holds events younger than the policy's limit (unless the
     // cutoff is exactly its end), so it stays.
     cutoff.date_naive()
@@ -259,5 +264,7 @@ mod tests {
         // 30 days before is 2026-11-07T10:00: 2026-11-06 is wholly older, 2026-11-07 is not.
         assert_eq!(first_kept_day(now, 30).to_string(), "2026-11-07");
         assert_eq!(first_kept_day(now, 0).to_string(), "2026-12-07");
+        // Longer than the calendar: nothing expires, nothing panics.
+        assert_eq!(first_kept_day(now, u32::MAX), chrono::NaiveDate::MIN);
     }
 }

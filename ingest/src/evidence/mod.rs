@@ -31,5 +31,8 @@ pub async fn publish_public_key(store: &StoreLocation, key: &PublicKey) -> Resul
 
 /// The public keys stored beside a store's digests.
 pub async fn stored_public_keys(store: &StoreLocation) -> Result<Vec<PublicKey>> {
-    verify::stored_keys(&store.object_store()?, &store.to_string()).await
+    verify::stored_keys(&store.object_store()?, &store.to_string())
+        .await?
+        .into_iter()
+        .collect()
 }

@@ -49,8 +49,8 @@ pub enum Start {
 #[derive(Debug, Clone, Default)]
 pub struct VerifyOptions {
     pub trust: Trust,
-    /// Check signatures, the log and file bytes from this version (or time) on; the chain
-    /// before it is still read to know the live files.
+    /// Check the log and file bytes from this version (or time) on; signatures and the chain
+    /// are always checked, and the digests before it are read to know the live files.
     pub from: Option<Start>,
     /// Read the digests from this location (a create-only copy) instead of the store's.
     pub digests: Option<StoreLocation>,
@@ -100,6 +100,10 @@ impl Report {
     }
 }
 
+/// How long after its commit a version may still lack its digest without that being a
+/// problem: the writer digests right after committing.
+const DIGEST_WRITING_MS: i64 = 60_000;
+
 /// A file the replayed chain knows.
 struct Known {
     sha256: Option<String>,
@@ -117,7 +121,7 @@ fn store_error(location: &str, e: impl std::fmt::Display) -> Error {
 pub(crate) async fn stored_keys(
     store: &Arc<dyn ObjectStore>,
     name: &str,
-) -> Result<Vec<PublicKey>> {
+) -> Result<Vec<Result<PublicKey>>> {
     let prefix = Path::from(KEYS_DIR);
     let listed = store
         .list_with_delimiter(Some(&prefix))
@@ -136,7 +140,7 @@ pub(crate) async fn stored_keys(
             .await
             .map_err(|e| store_error(name, e))?;
         let text = String::from_utf8_lossy(&bytes);
-        keys.push(PublicKey::from_pem(&text, meta.location.as_ref())?);
+        keys.push(PublicKey::from_pem(&text, meta.location.as_ref()));
     }
     Ok(keys)
 }
@@ -197,6 +201,7 @@ async fn replay_undigested(
 
 /// Verifies a store's digest chain against its table, log and files.
 pub async fn verify(store: &StoreLocation, options: &VerifyOptions) -> Result<Report> {
+    let started = chrono::Utc::now();
     let table = EventTable::open(store).await?;
     let table_store = table.object_store();
     let store_root = store.object_store()?;
@@ -209,8 +214,14 @@ pub async fn verify(store: &StoreLocation, options: &VerifyOptions) -> Result<Re
         ..Report::default()
     };
 
-    // The keys to trust.
-    let stored = stored_keys(&digest_store, &digest_name).await?;
+    // The keys to trust. A stored key that cannot be read is reported, not fatal.
+    let mut stored = Vec::new();
+    for key in stored_keys(&digest_store, &digest_name).await? {
+        match key {
+            Ok(key) => stored.push(key),
+            Err(e) => report.problem(None, Some(KEYS_DIR.to_owned()), e.to_string()),
+        }
+    }
     let trusted: Vec<PublicKey> = match &options.trust {
         Trust::Keys(keys) => keys.clone(),
         Trust::Fingerprints(wanted) => {
@@ -288,6 +299,30 @@ pub async fn verify(store: &StoreLocation, options: &VerifyOptions) -> Result<Re
                 continue;
             }
         };
+        if version > report.table_version {
+            // A writer may have committed (and digested) since the table was opened: the
+            // versions after the one verified are left to the next verification. A digest of a
+            // version the log does not have at all is a problem.
+            if table.read_log_entry(version).await?.is_some() {
+                report.notes.push(format!(
+                    "versions from {version} on were committed while verifying; this report \
+                     covers versions up to {}",
+                    report.table_version
+                ));
+                break;
+            }
+            report.digests += 1;
+            report.problem(
+                Some(version),
+                Some(file_name),
+                format!(
+                    "the digest covers version {version}, which the table's log does not have \
+                     (its newest is {})",
+                    report.table_version
+                ),
+            );
+            continue;
+        }
         report.digests += 1;
         if digest.body.version != version {
             report.problem(
@@ -324,7 +359,9 @@ pub async fn verify(store: &StoreLocation, options: &VerifyOptions) -> Result<Re
             None => 0..0,
         };
         replay_undigested(&table, undigested, &mut live, &mut removed).await?;
-        if checked {
+        // The chain and the signatures are checked from the first digest on, whatever `from`
+        // says: they are cheap, and `from` itself is found through digests.
+        {
             if let Some(expected) = expected_next
                 && version > expected
             {
@@ -386,10 +423,26 @@ pub async fn verify(store: &StoreLocation, options: &VerifyOptions) -> Result<Re
         }
         expected_next = Some(version + 1);
 
-        // The signature.
-        if checked {
+        // The signature. Unsigned digests are tolerated (`--allow-unsigned`) only before the
+        // first signed one: a digest that names a key but carries no signature, or an unsigned
+        // digest after a signed one, is a stripped signature or a removed key.
+        {
             match (&digest.signature, &digest.body.key) {
-                (None, _) => unsigned.push(version),
+                (None, Some(fingerprint)) => report.problem(
+                    Some(version),
+                    Some(file_name.clone()),
+                    format!(
+                        "the digest names the key {fingerprint} but has no signature (the \
+                         signature was removed)"
+                    ),
+                ),
+                (None, None) if report.signed > 0 => report.problem(
+                    Some(version),
+                    Some(file_name.clone()),
+                    "the digest is unsigned although digests before it are signed (the \
+                     signature was stripped, or the signing key was removed from the writers)",
+                ),
+                (None, None) => unsigned.push(version),
                 (Some(signature), Some(fingerprint)) => {
                     report.signed += 1;
                     if digest.signature_key.as_ref() != Some(fingerprint) {
@@ -426,17 +479,7 @@ pub async fn verify(store: &StoreLocation, options: &VerifyOptions) -> Result<Re
         }
 
         // The log entry.
-        if version > report.table_version {
-            report.problem(
-                Some(version),
-                Some(file_name.clone()),
-                format!(
-                    "the digest covers version {version}, which the table's log does not have \
-                     (its newest is {})",
-                    report.table_version
-                ),
-            );
-        } else if checked {
+        if checked {
             let entry = &digest.body.log_entry;
             match table.read_log_entry(version).await? {
                 None => report.problem(
@@ -497,6 +540,13 @@ pub async fn verify(store: &StoreLocation, options: &VerifyOptions) -> Result<Re
             }
         }
         for file in &digest.body.added {
+            if checked && file.sha256.is_none() {
+                report.problem(
+                    Some(version),
+                    Some(file.path.clone()),
+                    format!("the file was already missing when version {version} was digested"),
+                );
+            }
             live.insert(
                 file.path.clone(),
                 Known {
@@ -543,19 +593,32 @@ pub async fn verify(store: &StoreLocation, options: &VerifyOptions) -> Result<Re
                     &mut removed,
                 )
                 .await?;
-                report.problem(
-                    Some(last + 1),
-                    None,
-                    format!(
-                        "{} of the table {} no digest",
-                        range_text((last + 1, report.table_version)),
-                        if report.table_version > last + 1 {
-                            "have"
-                        } else {
-                            "has"
-                        }
-                    ),
+                // Commits of the last moments may still be having their digests written.
+                let oldest_undigested = match table.read_log_entry(last + 1).await? {
+                    Some(bytes) => super::digest::LogEntry::parse(&bytes)
+                        .ok()
+                        .and_then(|entry| entry.timestamp_ms),
+                    None => None,
+                };
+                let recent = oldest_undigested
+                    .is_some_and(|ms| started.timestamp_millis() - ms < DIGEST_WRITING_MS);
+                let text = format!(
+                    "{} of the table {} no digest",
+                    range_text((last + 1, report.table_version)),
+                    if report.table_version > last + 1 {
+                        "have"
+                    } else {
+                        "has"
+                    }
                 );
+                if recent {
+                    report.notes.push(format!(
+                        "{text} yet: committed in the last minute, their digests are being \
+                         written (verify again to check them)"
+                    ));
+                } else {
+                    report.problem(Some(last + 1), None, text);
+                }
             }
             if first > 0 {
                 report.notes.push(format!(
@@ -619,21 +682,28 @@ pub async fn verify(store: &StoreLocation, options: &VerifyOptions) -> Result<Re
     let mut to_hash: Vec<(&String, &Known)> = live
         .iter()
         .filter(|(_, known)| known.sha256.is_some())
-        .filter(|(_, known)| from_version.is_none_or(|from| known.version >= from))
+        .filter(|(_, known)| match (&options.from, from_version) {
+            (None, _) => true,
+            (Some(_), Some(from)) => known.version >= from,
+            // A time after every commit: nothing to check.
+            (Some(_), None) => false,
+        })
         .collect();
     to_hash.sort_by_key(|(p, _)| *p);
     for (path, known) in to_hash {
         let location = Path::from(path.as_str());
-        match hash_object(&table_store, &location)
-            .await
-            .map_err(|e| store_error(path, e))?
-        {
-            None => report.problem(
+        match hash_object(&table_store, &location).await {
+            Err(e) => report.problem(
+                Some(known.version),
+                Some(path.clone()),
+                format!("the file cannot be read: {e}"),
+            ),
+            Ok(None) => report.problem(
                 Some(known.version),
                 Some(path.clone()),
                 format!("the file, added in version {}, is missing", known.version),
             ),
-            Some((sha256, size)) => {
+            Ok(Some((sha256, size))) => {
                 report.files_checked += 1;
                 report.bytes_checked += size;
                 if known.sha256.as_deref() != Some(sha256.as_str()) {
@@ -657,6 +727,7 @@ pub async fn verify(store: &StoreLocation, options: &VerifyOptions) -> Result<Re
         let mut listing = table_store.list(None);
         let mut strays: BTreeMap<String, u64> = BTreeMap::new();
         let mut lingering = 0u64;
+        let mut in_progress = 0u64;
         while let Some(meta) = listing
             .try_next()
             .await
@@ -671,6 +742,11 @@ pub async fn verify(store: &StoreLocation, options: &VerifyOptions) -> Result<Re
             }
             if deleted.contains_key(&path) {
                 lingering += 1;
+                continue;
+            }
+            // Written while verifying: a write in progress, for the next verification.
+            if meta.last_modified >= started {
+                in_progress += 1;
                 continue;
             }
             // Files of versions before a baseline were removed before digests existed.
@@ -701,6 +777,27 @@ pub async fn verify(store: &StoreLocation, options: &VerifyOptions) -> Result<Re
                      storage (`insights vacuum` deletes them)"
                 ));
             }
+        }
+        // Files committed after the version verified (written before verification began).
+        let mut version = report.table_version + 1;
+        while !strays.is_empty() {
+            let Some(bytes) = table.read_log_entry(version).await? else {
+                break;
+            };
+            if let Ok(entry) = super::digest::LogEntry::parse(&bytes) {
+                for file in entry.added {
+                    if strays.remove(&file.path).is_some() {
+                        in_progress += 1;
+                    }
+                }
+            }
+            version += 1;
+        }
+        if in_progress > 0 {
+            report.notes.push(format!(
+                "{in_progress} file(s) were written or committed while verifying; the next \
+                 verification checks them"
+            ));
         }
         for path in strays.into_keys() {
             report.problem(

@@ -263,7 +263,7 @@ pub struct VacuumArgs {
     store: StoreArgs,
     /// Delete only files removed from the table (by compaction or retention), or written and
     /// never committed, longer ago than this (readers of older versions may still need newer
-    /// ones): a duration such as 7d, 24h, 0s.
+    /// ones): a duration such as 7d, 24h, 0s. Files never committed stay at least an hour.
     #[arg(long, default_value = "7d", value_name = "DURATION")]
     grace: String,
     /// List what would be deleted, deleting nothing.

@@ -276,12 +276,24 @@ fn the_digest_chain_stays_clean_through_every_write_and_catches_each_tampering()
     assert_eq!(body["details"]["organization"], ORG_A);
     assert_eq!(body["removed"].as_array().unwrap().len(), removed);
 
-    // Vacuum keeps what the hold covers and deletes the rest of what is no longer live.
+    // Vacuum keeps what the hold covers and deletes the rest of what is no longer live; a file
+    // no commit names yet (a write about to be committed) stays whatever the grace.
+    let in_flight = d
+        .join(store)
+        .join(format!("events/organization={ORG_A}/date=2026-01-01"));
+    std::fs::create_dir_all(&in_flight).unwrap();
+    let in_flight = in_flight.join("part-in-flight.zstd.parquet");
+    std::fs::write(&in_flight, b"PAR1").unwrap();
     let vacuumed = ok(run_signed(
         d,
         key,
         &["vacuum", "--store", store, "--grace", "0s"],
     ));
+    assert!(
+        in_flight.exists(),
+        "vacuum deleted a file not yet committed"
+    );
+    std::fs::remove_file(&in_flight).unwrap();
     assert!(
         stderr(&vacuumed).contains("kept: their organization is under a legal hold"),
         "{}",

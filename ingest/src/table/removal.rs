@@ -9,11 +9,17 @@ use deltalake::operations::vacuum::VacuumMode;
 use deltalake::protocol::DeltaOperation;
 use object_store::ObjectStoreExt;
 
+use futures::TryStreamExt;
+
 use super::{EventTable, LiveFile, commit_properties};
 use crate::error::{Error, Result};
 
 /// Commits a removal tries before it gives up when other writers keep committing first.
 const REMOVE_ATTEMPTS: u32 = 20;
+
+/// How old a file that no commit names must be before vacuum deletes it, whatever the grace:
+/// longer than any write takes from writing a file to committing it.
+const UNCOMMITTED_MINIMUM_AGE: chrono::Duration = chrono::Duration::hours(1);
 
 impl EventTable {
     /// Removes `files` from the table in one commit of their own (Delta `DELETE`, data
@@ -72,6 +78,44 @@ impl EventTable {
     /// removed (or written and never committed) more than `grace` ago. Paths are relative to
     /// the table.
     pub(crate) async fn unreferenced_files(&self, grace: chrono::Duration) -> Result<Vec<String>> {
+        let candidates = self.unreferenced_after(grace).await?;
+        // A file no commit ever named may be one a writer is about to commit: whatever the
+        // grace, it stays until it is older than any write takes.
+        let snapshot = self
+            .table
+            .snapshot()
+            .map_err(|e| Error::table(&self.name, e))?;
+        let log_store = self.table.log_store();
+        let tombstones: std::collections::HashSet<String> = snapshot
+            .all_tombstones(log_store.as_ref())
+            .map_ok(|t| t.path().into_owned())
+            .try_collect()
+            .await
+            .map_err(|e| Error::table(&self.name, e))?;
+        let store = self.table.object_store();
+        let young = chrono::Utc::now() - UNCOMMITTED_MINIMUM_AGE.max(grace);
+        let mut files = Vec::with_capacity(candidates.len());
+        for path in candidates {
+            if !tombstones.contains(&path) {
+                let location = object_store::path::Path::from(path.as_str());
+                match store.head(&location).await {
+                    Ok(meta) if meta.last_modified > young => continue,
+                    Ok(_) => {}
+                    Err(object_store::Error::NotFound { .. }) => continue,
+                    Err(e) => {
+                        return Err(Error::Store {
+                            store: self.name.clone(),
+                            message: format!("reading {path}: {e}"),
+                        });
+                    }
+                }
+            }
+            files.push(path);
+        }
+        Ok(files)
+    }
+
+    async fn unreferenced_after(&self, grace: chrono::Duration) -> Result<Vec<String>> {
         let metrics = self
             .table
             .clone()

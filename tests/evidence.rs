@@ -866,3 +866,64 @@ fn a_store_verifies_clean_while_it_is_being_written() {
     writer.join().unwrap();
     assert_verifies(&d, store, &public, "the writes");
 }
+
+#[test]
+fn from_a_later_time_still_checks_signatures_and_a_junk_stored_key_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let store = "store";
+    let (key, public) = key_pair(d, store, "signing");
+    generate(d, "events.ndjson", &["--events", "500", "--days", "2"]);
+    ok(run_signed(
+        d,
+        Some(&key),
+        &["ingest", "--store", store, "events.ndjson"],
+    ));
+
+    // A file under the stored keys that is no key: a problem named, not an aborted run.
+    let junk = d.join(store).join("_digests/keys/junk.pem");
+    std::fs::write(&junk, "not a key").unwrap();
+    assert_caught(d, store, &public, "a junk stored key", "junk.pem");
+    std::fs::remove_file(&junk).unwrap();
+
+    // From a time after every commit: no bytes to check, but every signature still is.
+    let later = |store: &str| {
+        run_signed(
+            d,
+            None,
+            &[
+                "verify",
+                "--store",
+                store,
+                "--public-key",
+                public.to_str().unwrap(),
+                "--from",
+                "2100-01-01",
+            ],
+        )
+    };
+    let out = ok(later(store));
+    assert!(
+        stdout(&out).starts_with("verified ") && stdout(&out).contains("0 live files"),
+        "{}",
+        stdout(&out)
+    );
+    let (other, _) = key_pair(d, store, "other");
+    generate(
+        d,
+        "more.ndjson",
+        &["--events", "50", "--days", "1", "--seed", "7"],
+    );
+    ok(run_signed(
+        d,
+        Some(&other),
+        &["ingest", "--store", store, "more.ndjson"],
+    ));
+    let out = later(store);
+    assert!(!out.status.success());
+    assert!(
+        stdout(&out).contains("which is not trusted"),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -165,6 +165,44 @@ fn range_text((first, last): (i64, i64)) -> String {
     }
 }
 
+/// The parsed log entry of `version`; `None` when the log lacks it or it cannot be parsed
+/// (verification reports that through the entry's hash).
+async fn logged(table: &EventTable, version: i64) -> Result<Option<super::digest::LogEntry>> {
+    Ok(table
+        .read_log_entry(version)
+        .await?
+        .and_then(|bytes| super::digest::LogEntry::parse(&bytes).ok()))
+}
+
+/// Removes from `strays` the files that the log entries of `versions` add, skipping versions
+/// the log lacks, or stopping at the first of them when `stop_at_missing`. Returns how many it
+/// removed.
+async fn added_by_log(
+    table: &EventTable,
+    versions: impl Iterator<Item = i64>,
+    stop_at_missing: bool,
+    strays: &mut BTreeMap<String, u64>,
+) -> Result<u64> {
+    let mut found = 0;
+    for version in versions {
+        if strays.is_empty() {
+            break;
+        }
+        match table.read_log_entry(version).await? {
+            None if stop_at_missing => break,
+            None => {}
+            Some(bytes) => {
+                if let Ok(entry) = super::digest::LogEntry::parse(&bytes) {
+                    for file in entry.added {
+                        found += u64::from(strays.remove(&file.path).is_some());
+                    }
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
 /// Applies the log entries of versions without a (readable) digest to the replayed live
 /// files, so that one missing digest is reported once, not once per file it covered. Their
 /// files have no hash to check.
@@ -175,10 +213,7 @@ async fn replay_undigested(
     removed: &mut HashMap<String, Known>,
 ) -> Result<()> {
     for version in versions {
-        let Some(bytes) = table.read_log_entry(version).await? else {
-            continue;
-        };
-        let Ok(entry) = super::digest::LogEntry::parse(&bytes) else {
+        let Some(entry) = logged(table, version).await? else {
             continue;
         };
         for file in entry.removed {
@@ -361,63 +396,61 @@ pub async fn verify(store: &StoreLocation, options: &VerifyOptions) -> Result<Re
         replay_undigested(&table, undigested, &mut live, &mut removed).await?;
         // The chain and the signatures are checked from the first digest on, whatever `from`
         // says: they are cheap, and `from` itself is found through digests.
+        if let Some(expected) = expected_next
+            && version > expected
         {
-            if let Some(expected) = expected_next
-                && version > expected
-            {
-                report.problem(
-                    Some(expected),
-                    None,
-                    format!(
-                        "{} of the table {} no digest (deleted, or never written)",
-                        range_text((expected, version - 1)),
-                        if version - 1 > expected {
-                            "have"
-                        } else {
-                            "has"
-                        }
-                    ),
-                );
-            }
-            match (&digest.body.previous, &previous) {
-                (None, None) if digest.body.kind == "baseline" || version == 0 => {}
-                (None, None) => report.problem(
-                    Some(version),
-                    Some(file_name.clone()),
-                    "the chain starts here without a baseline: the digests before it are missing",
-                ),
-                (Some(named), None) => report.problem(
-                    Some(version),
-                    Some(file_name.clone()),
-                    format!(
-                        "the digest names version {} as the one before it, which is missing",
-                        named.version
-                    ),
-                ),
-                (None, Some(before)) => report.problem(
-                    Some(version),
-                    Some(file_name.clone()),
-                    format!(
-                        "the digest starts a new chain although the digest of version {} \
-                         comes before it",
-                        before.body.version
-                    ),
-                ),
-                (Some(named), Some(before)) => {
-                    if named.version != before.body.version
-                        || named.sha256 != before.sha256
-                        || named.signature != before.signature
-                    {
-                        report.problem(
-                            Some(version),
-                            Some(file_name.clone()),
-                            format!(
-                                "the digest does not follow the digest of version {}: it names \
-                                 version {} with hash {}, the digest there hashes to {}",
-                                before.body.version, named.version, named.sha256, before.sha256
-                            ),
-                        );
+            report.problem(
+                Some(expected),
+                None,
+                format!(
+                    "{} of the table {} no digest (deleted, or never written)",
+                    range_text((expected, version - 1)),
+                    if version - 1 > expected {
+                        "have"
+                    } else {
+                        "has"
                     }
+                ),
+            );
+        }
+        match (&digest.body.previous, &previous) {
+            (None, None) if digest.body.kind == "baseline" || version == 0 => {}
+            (None, None) => report.problem(
+                Some(version),
+                Some(file_name.clone()),
+                "the chain starts here without a baseline: the digests before it are missing",
+            ),
+            (Some(named), None) => report.problem(
+                Some(version),
+                Some(file_name.clone()),
+                format!(
+                    "the digest names version {} as the one before it, which is missing",
+                    named.version
+                ),
+            ),
+            (None, Some(before)) => report.problem(
+                Some(version),
+                Some(file_name.clone()),
+                format!(
+                    "the digest starts a new chain although the digest of version {} \
+                     comes before it",
+                    before.body.version
+                ),
+            ),
+            (Some(named), Some(before)) => {
+                if named.version != before.body.version
+                    || named.sha256 != before.sha256
+                    || named.signature != before.signature
+                {
+                    report.problem(
+                        Some(version),
+                        Some(file_name.clone()),
+                        format!(
+                            "the digest does not follow the digest of version {}: it names \
+                             version {} with hash {}, the digest there hashes to {}",
+                            before.body.version, named.version, named.sha256, before.sha256
+                        ),
+                    );
                 }
             }
         }
@@ -426,56 +459,56 @@ pub async fn verify(store: &StoreLocation, options: &VerifyOptions) -> Result<Re
         // The signature. Unsigned digests are tolerated (`--allow-unsigned`) only before the
         // first signed one: a digest that names a key but carries no signature, or an unsigned
         // digest after a signed one, is a stripped signature or a removed key.
-        {
-            match (&digest.signature, &digest.body.key) {
-                (None, Some(fingerprint)) => report.problem(
-                    Some(version),
-                    Some(file_name.clone()),
-                    format!(
-                        "the digest names the key {fingerprint} but has no signature (the \
-                         signature was removed)"
-                    ),
+        match (&digest.signature, &digest.body.key) {
+            (None, Some(fingerprint)) => report.problem(
+                Some(version),
+                Some(file_name.clone()),
+                format!(
+                    "the digest names the key {fingerprint} but has no signature (the \
+                     signature was removed)"
                 ),
-                (None, None) if report.signed > 0 => report.problem(
-                    Some(version),
-                    Some(file_name.clone()),
-                    "the digest is unsigned although digests before it are signed (the \
-                     signature was stripped, or the signing key was removed from the writers)",
-                ),
-                (None, None) => unsigned.push(version),
-                (Some(signature), Some(fingerprint)) => {
-                    report.signed += 1;
-                    if digest.signature_key.as_ref() != Some(fingerprint) {
+            ),
+            (None, None) if report.signed > 0 => report.problem(
+                Some(version),
+                Some(file_name.clone()),
+                "the digest is unsigned although digests before it are signed (the \
+                 signature was stripped, or the signing key was removed from the writers)",
+            ),
+            (None, None) => unsigned.push(version),
+            (Some(signature), Some(fingerprint)) => {
+                report.signed += 1;
+                if digest.signature_key.as_ref() != Some(fingerprint) {
+                    report.problem(
+                        Some(version),
+                        Some(file_name.clone()),
+                        "the signature line names another key than the digest",
+                    );
+                } else if let Some(key) = by_fingerprint.get(fingerprint) {
+                    if !key.verifies(&digest.body_bytes, signature) {
                         report.problem(
                             Some(version),
                             Some(file_name.clone()),
-                            "the signature line names another key than the digest",
-                        );
-                    } else if let Some(key) = by_fingerprint.get(fingerprint) {
-                        if !key.verifies(&digest.body_bytes, signature) {
-                            report.problem(
-                                Some(version),
-                                Some(file_name.clone()),
-                                format!(
-                                    "the signature does not verify with the key {fingerprint}: \
-                                     the digest was altered after it was signed"
-                                ),
-                            );
-                        }
-                    } else {
-                        report.problem(
-                            Some(version),
-                            Some(file_name.clone()),
-                            format!("the digest is signed by the key {fingerprint}, which is not trusted"),
+                            format!(
+                                "the signature does not verify with the key {fingerprint}: \
+                                 the digest was altered after it was signed"
+                            ),
                         );
                     }
+                } else {
+                    report.problem(
+                        Some(version),
+                        Some(file_name.clone()),
+                        format!(
+                            "the digest is signed by the key {fingerprint}, which is not trusted"
+                        ),
+                    );
                 }
-                (Some(_), None) => report.problem(
-                    Some(version),
-                    Some(file_name.clone()),
-                    "the digest has a signature but names no key",
-                ),
             }
+            (Some(_), None) => report.problem(
+                Some(version),
+                Some(file_name.clone()),
+                "the digest has a signature but names no key",
+            ),
         }
 
         // The log entry.
@@ -594,12 +627,9 @@ pub async fn verify(store: &StoreLocation, options: &VerifyOptions) -> Result<Re
                 )
                 .await?;
                 // Commits of the last moments may still be having their digests written.
-                let oldest_undigested = match table.read_log_entry(last + 1).await? {
-                    Some(bytes) => super::digest::LogEntry::parse(&bytes)
-                        .ok()
-                        .and_then(|entry| entry.timestamp_ms),
-                    None => None,
-                };
+                let oldest_undigested = logged(&table, last + 1)
+                    .await?
+                    .and_then(|entry| entry.timestamp_ms);
                 let recent = oldest_undigested
                     .is_some_and(|ms| started.timestamp_millis() - ms < DIGEST_WRITING_MS);
                 let text = format!(
@@ -757,20 +787,7 @@ pub async fn verify(store: &StoreLocation, options: &VerifyOptions) -> Result<Re
             && first > 0
             && !strays.is_empty()
         {
-            let mut predating = 0u64;
-            for version in 0..first {
-                let Some(bytes) = table.read_log_entry(version).await? else {
-                    continue;
-                };
-                let Ok(entry) = super::digest::LogEntry::parse(&bytes) else {
-                    continue;
-                };
-                for file in entry.added {
-                    if strays.remove(&file.path).is_some() {
-                        predating += 1;
-                    }
-                }
-            }
+            let predating = added_by_log(&table, 0..first, false, &mut strays).await?;
             if predating > 0 {
                 report.notes.push(format!(
                     "{predating} file(s) removed before the digest chain began are still in \
@@ -779,20 +796,7 @@ pub async fn verify(store: &StoreLocation, options: &VerifyOptions) -> Result<Re
             }
         }
         // Files committed after the version verified (written before verification began).
-        let mut version = report.table_version + 1;
-        while !strays.is_empty() {
-            let Some(bytes) = table.read_log_entry(version).await? else {
-                break;
-            };
-            if let Ok(entry) = super::digest::LogEntry::parse(&bytes) {
-                for file in entry.added {
-                    if strays.remove(&file.path).is_some() {
-                        in_progress += 1;
-                    }
-                }
-            }
-            version += 1;
-        }
+        in_progress += added_by_log(&table, report.table_version + 1.., true, &mut strays).await?;
         if in_progress > 0 {
             report.notes.push(format!(
                 "{in_progress} file(s) were written or committed while verifying; the next \

@@ -7,9 +7,8 @@ use deltalake::kernel::Action;
 use deltalake::kernel::transaction::CommitBuilder;
 use deltalake::operations::vacuum::VacuumMode;
 use deltalake::protocol::DeltaOperation;
-use object_store::ObjectStoreExt;
-
 use futures::TryStreamExt;
+use object_store::ObjectStoreExt;
 
 use super::{EventTable, LiveFile, commit_properties};
 use crate::error::{Error, Result};
@@ -78,7 +77,7 @@ impl EventTable {
     /// removed (or written and never committed) more than `grace` ago. Paths are relative to
     /// the table.
     pub(crate) async fn unreferenced_files(&self, grace: chrono::Duration) -> Result<Vec<String>> {
-        let candidates = self.unreferenced_after(grace).await?;
+        let candidates = self.vacuum_candidates(grace).await?;
         // A file no commit ever named may be one a writer is about to commit: whatever the
         // grace, it stays until it is older than any write takes.
         let snapshot = self
@@ -115,7 +114,8 @@ impl EventTable {
         Ok(files)
     }
 
-    async fn unreferenced_after(&self, grace: chrono::Duration) -> Result<Vec<String>> {
+    /// What Delta's own vacuum (full mode, dry run) would delete with `grace` as retention.
+    async fn vacuum_candidates(&self, grace: chrono::Duration) -> Result<Vec<String>> {
         let metrics = self
             .table
             .clone()

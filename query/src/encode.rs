@@ -4,9 +4,13 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringBuilder};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, TimestampMicrosecondType};
+use datafusion::error::DataFusionError;
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -16,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::paths::Paths;
 
 /// An output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
     /// One event per line: the raw event (or the requested fields) as JSON.
     Ndjson,
@@ -91,11 +95,145 @@ const TABLE_COLUMNS: [&str; 8] = [
     column::ID,
 ];
 
+/// The column of a scan that holds each event's requested fields already encoded, one record
+/// per row (see [`Records`]).
+pub(crate) const RECORD: &str = "record";
+
+/// The requested dot paths of events, encoded as one record per event: a CSV row (strings as
+/// they are, other values as JSON, absent ones empty) or a JSON object nested as in the event.
+/// Each event's JSON is read once however many paths are requested.
+#[derive(Debug)]
+pub(crate) struct Records {
+    csv: bool,
+    fields: Vec<Vec<String>>,
+    paths: Paths,
+}
+
+impl Records {
+    /// The records of `fields` in `format` (CSV, or a JSON object for the JSON formats).
+    pub(crate) fn new(format: Format, fields: &[String]) -> Self {
+        let fields: Vec<Vec<String>> = fields
+            .iter()
+            .map(|f| f.split('.').map(str::to_owned).collect())
+            .collect();
+        Self {
+            csv: matches!(format, Format::Csv | Format::Table),
+            paths: Paths::new(&fields),
+            fields,
+        }
+    }
+
+    /// Appends the record of `event` (a stored event's JSON) to `out`; `found` is scratch space.
+    pub(crate) fn write<'a>(
+        &self,
+        event: &'a str,
+        found: &mut Vec<Option<&'a RawValue>>,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        self.paths.find(event, found);
+        if self.csv {
+            for (i, value) in found.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                if let Some(value) = value {
+                    csv_value(value, out);
+                }
+            }
+            Ok(())
+        } else {
+            serde_json::to_writer(&mut *out, &project(&self.fields, found))
+                .map_err(|e| Error::Invalid(format!("encoding an event: {e}")))
+        }
+    }
+
+    /// The record of a row without an event (`raw` is never null in the table): every field
+    /// absent.
+    fn write_empty(&self, out: &mut Vec<u8>) {
+        if self.csv {
+            out.extend(std::iter::repeat_n(
+                b',',
+                self.fields.len().saturating_sub(1),
+            ));
+        } else {
+            out.extend_from_slice(b"{}");
+        }
+    }
+}
+
+/// A scalar function of the `raw` column that encodes each event's requested `fields` as a
+/// [`Records`] record. An export selects it before its sort, so each event's JSON is read once,
+/// where the scan decompresses it, and the sort holds only the records.
+pub(crate) fn records_udf(format: Format, fields: &[String]) -> ScalarUDF {
+    ScalarUDF::new_from_impl(RecordsUdf {
+        format,
+        fields: fields.to_vec(),
+        signature: Signature::any(1, Volatility::Immutable),
+    })
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct RecordsUdf {
+    format: Format,
+    fields: Vec<String>,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for RecordsUdf {
+    fn name(&self) -> &str {
+        "insights_records"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> datafusion::error::Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: ScalarFunctionArgs,
+    ) -> datafusion::error::Result<ColumnarValue> {
+        let [events] = args.args.as_slice() else {
+            return Err(DataFusionError::Plan(format!(
+                "{} takes the raw events",
+                self.name()
+            )));
+        };
+        let events = events.to_array(args.number_rows)?;
+        let events = match events.data_type() {
+            DataType::Utf8 => events,
+            _ => cast(&events, &DataType::Utf8)?,
+        };
+        let events = events.as_string::<i32>();
+        let records = Records::new(self.format, &self.fields);
+        let mut built = StringBuilder::with_capacity(events.len(), events.len() * 64);
+        let mut found = Vec::new();
+        let mut record = Vec::new();
+        for row in 0..events.len() {
+            record.clear();
+            if events.is_valid(row) {
+                records
+                    .write(events.value(row), &mut found, &mut record)
+                    .map_err(|e| DataFusionError::External(Box::new(e)))?;
+            } else {
+                records.write_empty(&mut record);
+            }
+            // Built from text and JSON written by serde_json: valid UTF-8.
+            let text = std::str::from_utf8(&record)
+                .map_err(|e| DataFusionError::Execution(format!("an encoded record: {e}")))?;
+            built.append_value(text);
+        }
+        Ok(ColumnarValue::Array(Arc::new(built.finish())))
+    }
+}
+
 /// Encodes batches of events in one format.
 pub struct Encoder {
     format: Format,
-    fields: Vec<Vec<String>>,
-    paths: Paths,
+    records: Option<Records>,
     field_names: Vec<String>,
     rows: u64,
 }
@@ -103,14 +241,9 @@ pub struct Encoder {
 impl Encoder {
     /// An encoder; `fields` are the requested dot paths (empty for whole events).
     pub fn new(format: Format, fields: &[String]) -> Self {
-        let paths: Vec<Vec<String>> = fields
-            .iter()
-            .map(|f| f.split('.').map(str::to_owned).collect())
-            .collect();
         Self {
             format,
-            paths: Paths::new(&paths),
-            fields: paths,
+            records: (!fields.is_empty()).then(|| Records::new(format, fields)),
             field_names: fields.to_vec(),
             rows: 0,
         }
@@ -145,7 +278,16 @@ impl Encoder {
     }
 
     /// Appends a batch's rows.
+    /// A batch with a [`RECORD`] column (made by [`records_udf`]) is written from it: the
+    /// requested fields were encoded when the events were read.
     pub fn batch(&mut self, batch: &RecordBatch, out: &mut Vec<u8>) -> Result<()> {
+        if self.format != Format::Table
+            && let Some(records) = batch.column_by_name(RECORD)
+        {
+            self.record_rows(records, out)?;
+            self.rows += batch.num_rows() as u64;
+            return Ok(());
+        }
         match self.format {
             Format::Ndjson | Format::Json => self.json_rows(batch, out)?,
             Format::Csv => self.csv_rows(batch, out)?,
@@ -171,7 +313,9 @@ impl Encoder {
                 out.push(b',');
             }
             let text = raw.value(row);
-            if self.fields.is_empty() {
+            if let Some(records) = &self.records {
+                records.write(text, &mut found, out)?;
+            } else {
                 if self.format == Format::Ndjson && text.contains(['\n', '\r']) {
                     // Line breaks can only sit between JSON tokens; a space keeps the line whole.
                     out.extend(
@@ -181,11 +325,6 @@ impl Encoder {
                 } else {
                     out.extend_from_slice(text.as_bytes());
                 }
-            } else {
-                self.paths.find(text, &mut found);
-                let projected = project(&self.fields, &found);
-                serde_json::to_writer(&mut *out, &projected)
-                    .map_err(|e| Error::Invalid(format!("encoding an event: {e}")))?;
             }
             if self.format == Format::Ndjson {
                 out.push(b'\n');
@@ -195,8 +334,15 @@ impl Encoder {
     }
 
     fn csv_rows(&mut self, batch: &RecordBatch, out: &mut Vec<u8>) -> Result<()> {
-        if !self.fields.is_empty() {
-            return self.csv_field_rows(batch, out);
+        if let Some(records) = &self.records {
+            let raw = text_column(batch, column::RAW)?;
+            let raw = raw.as_string::<i32>();
+            let mut found = Vec::new();
+            for row in 0..batch.num_rows() {
+                records.write(raw.value(row), &mut found, out)?;
+                out.extend_from_slice(b"\r\n");
+            }
+            return Ok(());
         }
         let cells = flat_columns()
             .map(|name| Cells::of(batch, name))
@@ -216,23 +362,25 @@ impl Encoder {
         Ok(())
     }
 
-    /// CSV rows of the requested dot paths, read from each event's JSON (strings as they are,
-    /// other values as JSON, absent ones empty).
-    fn csv_field_rows(&mut self, batch: &RecordBatch, out: &mut Vec<u8>) -> Result<()> {
-        let raw = text_column(batch, column::RAW)?;
-        let raw = raw.as_string::<i32>();
-        let mut found = Vec::new();
-        for row in 0..batch.num_rows() {
-            self.paths.find(raw.value(row), &mut found);
-            for (i, value) in found.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                if let Some(value) = value {
-                    csv_value(value, out);
-                }
+    /// Rows already encoded as records: each with its separator.
+    fn record_rows(&mut self, records: &ArrayRef, out: &mut Vec<u8>) -> Result<()> {
+        let records = records
+            .as_string_opt::<i32>()
+            .ok_or_else(|| Error::Invalid(format!("the scan's {RECORD} column is not text")))?;
+        for row in 0..records.len() {
+            if self.format == Format::Json && (self.rows > 0 || row > 0) {
+                out.push(b',');
             }
-            out.extend_from_slice(b"\r\n");
+            match (records.is_valid(row), &self.records) {
+                (true, _) => out.extend_from_slice(records.value(row).as_bytes()),
+                (false, Some(fields)) => fields.write_empty(out),
+                (false, None) => {}
+            }
+            match self.format {
+                Format::Csv => out.extend_from_slice(b"\r\n"),
+                Format::Ndjson => out.push(b'\n'),
+                Format::Json | Format::Table => {}
+            }
         }
         Ok(())
     }
@@ -446,5 +594,58 @@ mod tests {
             projected,
             serde_json::json!({"initiated_by": {"email": "a@b.c"}, "success": false})
         );
+    }
+
+    /// Records encoded by the scan's function, written by the encoder, are byte for byte what
+    /// the encoder writes from the events themselves, in every format that takes `fields`.
+    #[test]
+    fn records_encoded_while_reading_equal_the_encoders_own() {
+        use arrow::array::StringArray;
+        use arrow::datatypes::{Field, Schema};
+        let events = [
+            r#"{"id":"a","timestamp":"2026-10-01T00:00:00.123456789Z","geoip":{"country_code":"US"},"n":1}"#,
+            r#"{"id":"b,\"q\"","timestamp":"2026-10-01T00:00:01Z","changes":[{"to":true}]}"#,
+            r#"{"id":"c","timestamp":"2026-10-01T00:00:02Z","geoip":null}"#,
+        ];
+        let fields: Vec<String> = ["id", "timestamp", "geoip.country_code", "changes", "gone"]
+            .map(str::to_owned)
+            .to_vec();
+        let raw = Arc::new(StringArray::from(events.to_vec())) as ArrayRef;
+        // The whole output of one column named `name` holding `values`.
+        let encode = |format: Format, name: &str, values: ArrayRef| {
+            let batch = RecordBatch::try_new(
+                Arc::new(Schema::new(vec![Field::new(name, DataType::Utf8, true)])),
+                vec![values],
+            )
+            .unwrap();
+            let mut encoder = Encoder::new(format, &fields);
+            let mut out = Vec::new();
+            encoder.begin(&mut out);
+            encoder.batch(&batch, &mut out).unwrap();
+            encoder.finish(&mut out);
+            assert_eq!(encoder.rows(), 3);
+            out
+        };
+        for format in [Format::Csv, Format::Ndjson, Format::Json] {
+            let by_raw = encode(format, column::RAW, raw.clone());
+            let result = records_udf(format, &fields)
+                .invoke_with_args(ScalarFunctionArgs {
+                    args: vec![ColumnarValue::Array(raw.clone())],
+                    arg_fields: vec![Arc::new(Field::new("raw", DataType::Utf8, false))],
+                    number_rows: events.len(),
+                    return_field: Arc::new(Field::new(RECORD, DataType::Utf8, true)),
+                    config_options: Arc::default(),
+                })
+                .unwrap();
+            let ColumnarValue::Array(records) = result else {
+                panic!("an array of records")
+            };
+            let by_records = encode(format, RECORD, records);
+            assert_eq!(
+                String::from_utf8(by_records).unwrap(),
+                String::from_utf8(by_raw).unwrap(),
+                "{format:?}"
+            );
+        }
     }
 }

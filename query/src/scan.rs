@@ -15,6 +15,7 @@
 //! distinct values. Every file is read with the same Arrow schema, whatever its writer embedded
 //! (compaction writes string views).
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -23,6 +24,7 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use async_trait::async_trait;
+use bytes::Bytes;
 use datafusion::catalog::Session;
 use datafusion::catalog::TableProvider;
 use datafusion::common::pruning::PruningStatistics;
@@ -33,21 +35,29 @@ use datafusion::datasource::TableType;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::listing::helpers::expr_applicable_for_cols;
 use datafusion::datasource::physical_plan::ParquetSource;
-use datafusion::datasource::physical_plan::parquet::CachedParquetFileReaderFactory;
+use datafusion::datasource::physical_plan::parquet::{
+    CachedParquetFileReaderFactory, ParquetFileReaderFactory,
+};
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::TableProviderFilterPushDown;
 use datafusion::logical_expr::utils::conjunction;
+use datafusion::parquet;
+use datafusion::parquet::arrow::arrow_reader::ArrowReaderOptions;
+use datafusion::parquet::arrow::async_reader::AsyncFileReader;
+use datafusion::parquet::file::metadata::ParquetMetaData;
 use datafusion::physical_expr::projection::ProjectionExpr;
 use datafusion::physical_optimizer::pruning::PruningPredicateBuilder;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::union::UnionExec;
 use datafusion::prelude::{Expr, cast};
 use datafusion::scalar::ScalarValue;
+use futures::future::BoxFuture;
 
 use insights_ingest::{BLOOM_FILTER_COLUMNS, EventTable};
 use insights_schemas::{PARTITION_COLUMNS, column, column_named, event_schema};
@@ -592,9 +602,8 @@ impl EventsProvider {
             .transpose()?;
         let mut source = ParquetSource::new(table_schema)
             .with_table_parquet_options(options)
-            .with_parquet_file_reader_factory(Arc::new(CachedParquetFileReaderFactory::new(
-                store,
-                metadata_cache,
+            .with_parquet_file_reader_factory(Arc::new(IndexedReaderFactory(
+                CachedParquetFileReaderFactory::new(store, metadata_cache),
             )));
         if let Some(hint) = hint {
             source = source.with_predicate(hint);
@@ -605,6 +614,56 @@ impl EventsProvider {
             .with_limit(limit)
             .build();
         Ok(DataSourceExec::from_data_source(config))
+    }
+}
+
+/// Readers whose file metadata comes with the page index, from the session runtime's metadata
+/// cache. DataFusion's opener asks for the footer alone and then reads and decodes the page
+/// index of every file it opens, on every query, without caching it (two blocking file reads,
+/// a copy of the metadata, the index of every column); asked without options, the cached
+/// reader loads the index once and keeps it with the footer, so a scan of many day partitions
+/// opens each file from memory.
+#[derive(Debug)]
+struct IndexedReaderFactory(CachedParquetFileReaderFactory);
+
+impl ParquetFileReaderFactory for IndexedReaderFactory {
+    fn create_reader(
+        &self,
+        partition_index: usize,
+        partitioned_file: PartitionedFile,
+        metadata_size_hint: Option<usize>,
+        metrics: &ExecutionPlanMetricsSet,
+    ) -> datafusion::error::Result<Box<dyn AsyncFileReader + Send>> {
+        Ok(Box::new(IndexedReader(self.0.create_reader(
+            partition_index,
+            partitioned_file,
+            metadata_size_hint,
+            metrics,
+        )?)))
+    }
+}
+
+struct IndexedReader(Box<dyn AsyncFileReader + Send>);
+
+impl AsyncFileReader for IndexedReader {
+    fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
+        self.0.get_bytes(range)
+    }
+
+    fn get_byte_ranges(
+        &mut self,
+        ranges: Vec<Range<u64>>,
+    ) -> BoxFuture<'_, parquet::errors::Result<Vec<Bytes>>> {
+        self.0.get_byte_ranges(ranges)
+    }
+
+    fn get_metadata<'a>(
+        &'a mut self,
+        _options: Option<&'a ArrowReaderOptions>,
+    ) -> BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
+        // Without options the cached reader takes the page index too (and caches it); the
+        // table's files are never encrypted, the only other thing options carry.
+        self.0.get_metadata(None)
     }
 }
 

@@ -17,7 +17,7 @@ use insights_schemas::column;
 use crate::dictionary_count::DictionaryCount;
 use crate::error::Result;
 use crate::limits::{YieldAfterJoins, guard_functions};
-use crate::scan::{EventsProvider, FileOrder};
+use crate::scan::{EventsProvider, FileOrder, SequentialRead};
 
 /// Limits of the engine's query execution.
 #[derive(Debug, Clone)]
@@ -213,20 +213,34 @@ impl QueryEngine {
     /// over HTTP on a day of 1.5 million events in 24 ingest files: failed logins, newest 100,
     /// 91 ms with filters after decoding, 51-56 ms inside the decoder).
     pub(crate) fn context_reading(&self, order: FileOrder) -> Result<SessionContext> {
-        self.context_of(true, Some(order))
+        self.context_of(true, Some(order), false)
+    }
+
+    /// A session for an export, which reads whole days once, in order: its scans keep the
+    /// cache of file footers but do not fill it with page indexes (see [`SequentialRead`]).
+    pub(crate) fn context_exporting(&self) -> Result<SessionContext> {
+        self.context_of(false, None, true)
     }
 
     fn context_with(&self, filter_in_scan: bool) -> Result<SessionContext> {
-        self.context_of(filter_in_scan, None)
+        self.context_of(filter_in_scan, None, false)
     }
 
-    fn context_of(&self, filter_in_scan: bool, order: Option<FileOrder>) -> Result<SessionContext> {
+    fn context_of(
+        &self,
+        filter_in_scan: bool,
+        order: Option<FileOrder>,
+        sequential: bool,
+    ) -> Result<SessionContext> {
         let mut config = session_config(self.config.target_partitions, &self.config.options)?;
         if filter_in_scan {
             config.options_mut().execution.parquet.pushdown_filters = true;
         }
         if let Some(order) = order {
             config = config.with_extension(Arc::new(order));
+        }
+        if sequential {
+            config = config.with_extension(Arc::new(SequentialRead));
         }
         let state = SessionStateBuilder::new()
             .with_config(config)

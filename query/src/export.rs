@@ -174,7 +174,7 @@ async fn run(
     };
     let mut last_day = None;
     for slice in slices {
-        let ctx = engine.context()?;
+        let ctx = engine.context_exporting()?;
         let mut frame = engine.events(&ctx, scope)?.filter(
             filter::filter(query)?
                 .and(filter::on_day(slice.day))

@@ -602,9 +602,14 @@ impl EventsProvider {
             .transpose()?;
         let mut source = ParquetSource::new(table_schema)
             .with_table_parquet_options(options)
-            .with_parquet_file_reader_factory(Arc::new(IndexedReaderFactory(
-                CachedParquetFileReaderFactory::new(store, metadata_cache),
-            )));
+            .with_parquet_file_reader_factory({
+                let cached = CachedParquetFileReaderFactory::new(store, metadata_cache);
+                if state.config().get_extension::<SequentialRead>().is_some() {
+                    Arc::new(cached) as Arc<dyn ParquetFileReaderFactory>
+                } else {
+                    Arc::new(IndexedReaderFactory(cached))
+                }
+            });
         if let Some(hint) = hint {
             source = source.with_predicate(hint);
         }
@@ -616,6 +621,13 @@ impl EventsProvider {
         Ok(DataSourceExec::from_data_source(config))
     }
 }
+
+/// Set on the session of a read of whole days in order (an export), whose scans open each file
+/// once per slice: their readers keep the footers in the metadata cache as DataFusion's do, but
+/// not the page indexes, so that an export through a store's every file neither holds more
+/// memory than its slice needs nor evicts what interactive queries keep there.
+#[derive(Debug)]
+pub(crate) struct SequentialRead;
 
 /// Readers whose file metadata comes with the page index, from the session runtime's metadata
 /// cache. DataFusion's opener asks for the footer alone and then reads and decodes the page

@@ -60,18 +60,21 @@ fn key_pair(dir: &Path, store: &str, name: &str) -> (PathBuf, PathBuf) {
 
 /// `insights verify` of `store` trusting `public`: (success, stdout).
 fn verify(dir: &Path, store: &str, public: &Path) -> (bool, String) {
-    let output = run_signed(
-        dir,
-        None,
-        &[
-            "verify",
-            "--store",
-            store,
-            "--public-key",
-            public.to_str().unwrap(),
-        ],
-    );
+    let output = verify_with(dir, store, public, &[]);
     (output.status.success(), stdout(&output))
+}
+
+/// `insights verify` of `store` trusting `public`, with more arguments.
+fn verify_with(dir: &Path, store: &str, public: &Path, more: &[&str]) -> Output {
+    let mut args = vec![
+        "verify",
+        "--store",
+        store,
+        "--public-key",
+        public.to_str().unwrap(),
+    ];
+    args.extend_from_slice(more);
+    run_signed(dir, None, &args)
 }
 
 fn assert_verifies(dir: &Path, store: &str, public: &Path, after: &str) {
@@ -887,21 +890,7 @@ fn from_a_later_time_still_checks_signatures_and_a_junk_stored_key_is_reported()
     std::fs::remove_file(&junk).unwrap();
 
     // From a time after every commit: no bytes to check, but every signature still is.
-    let later = |store: &str| {
-        run_signed(
-            d,
-            None,
-            &[
-                "verify",
-                "--store",
-                store,
-                "--public-key",
-                public.to_str().unwrap(),
-                "--from",
-                "2100-01-01",
-            ],
-        )
-    };
+    let later = |store: &str| verify_with(d, store, &public, &["--from", "2100-01-01"]);
     let out = ok(later(store));
     assert!(
         stdout(&out).starts_with("verified ") && stdout(&out).contains("0 live files"),

@@ -16,7 +16,6 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use chrono::NaiveDate;
-use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::{Expr, col};
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -106,7 +105,7 @@ pub async fn export(
     let reads_raw = format
         .columns(&query.fields)
         .contains(&insights_schemas::column::RAW);
-    let slice_rows = if records_of(format, &query.fields).is_some() {
+    let slice_rows = if writes_records(format, &query.fields) {
         RECORD_SLICE_ROWS
     } else if reads_raw {
         SLICE_ROWS
@@ -158,19 +157,19 @@ async fn run(
     encoder.begin(&mut buffer);
     // With `fields`, each event's requested fields are encoded as it is read, before the sort;
     // otherwise the sort carries the columns the format writes.
-    let (read, columns): (Vec<Expr>, Vec<Expr>) = match records_of(format, &query.fields) {
-        Some(records) => (
+    let (read, columns): (Vec<Expr>, Vec<Expr>) = if writes_records(format, &query.fields) {
+        let records = records_udf(format, &query.fields);
+        (
             vec![
                 col(column::TIMESTAMP),
                 col(column::ID),
                 records.call(vec![col(column::RAW)]).alias(RECORD),
             ],
             vec![col(RECORD)],
-        ),
-        None => {
-            let columns: Vec<Expr> = format.columns(&query.fields).into_iter().map(col).collect();
-            (columns.clone(), columns)
-        }
+        )
+    } else {
+        let columns: Vec<Expr> = format.columns(&query.fields).into_iter().map(col).collect();
+        (columns.clone(), columns)
     };
     let mut last_day = None;
     for slice in slices {
@@ -208,9 +207,10 @@ async fn run(
     sink.send(&mut buffer).await
 }
 
-/// The function that encodes each event's requested fields, for a format that writes them.
-fn records_of(format: Format, fields: &[String]) -> Option<ScalarUDF> {
-    (!fields.is_empty() && format != Format::Table).then(|| records_udf(format, fields))
+/// Whether an export encodes each event's requested fields as it reads it (`fields` in any
+/// format that writes them).
+fn writes_records(format: Format, fields: &[String]) -> bool {
+    !fields.is_empty() && format != Format::Table
 }
 
 /// A time slice of one day partition: `[start_us, end_us)`.

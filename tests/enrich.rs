@@ -598,3 +598,78 @@ fn truncated_lists_say_how_many_entries_there_are() {
     assert_eq!(user["totals"]["client_ips"], 1);
     assert_eq!(user["client_ips"].as_array().unwrap().len(), 1);
 }
+
+/// Renames are followed however the chain is found: the newest name finds the last rename and
+/// the user's id; the id finds the earlier renames (in the scan of the user's events), and the
+/// first name they reveal finds the logins made under it.
+#[test]
+fn a_chain_of_renames_is_followed_back_to_the_first_name() {
+    let admin = json!({"type": "admin", "email": "admin@x.io", "id": "ADM"});
+    let rename = |id: &str, ts: &str, event_type: &str, to: &str, from: Option<&str>| {
+        let mut change = json!({"field": "username", "to": to});
+        if let Some(from) = from {
+            change["from"] = json!(from);
+        }
+        event(
+            A,
+            id,
+            ts,
+            "directory",
+            event_type,
+            json!({"initiated_by": admin,
+                "resource": {"id": "U7", "type": "user", "username": to},
+                "changes": [change]}),
+        )
+    };
+    let login = |id: &str, ts: &str, username: &str, success: bool, ip: &str| {
+        event(
+            A,
+            id,
+            ts,
+            "radius",
+            "radius_auth_attempt",
+            json!({"username": username, "success": success, "client_ip": ip}),
+        )
+    };
+    let events = vec![
+        rename("r1", "2026-10-02T09:00:00Z", "user_create", "alice.a", None),
+        login("l1", "2026-10-03T09:00:00Z", "alice.a", false, "9.9.9.9"),
+        rename(
+            "r2",
+            "2026-10-04T09:00:00Z",
+            "user_update",
+            "bob.b",
+            Some("alice.a"),
+        ),
+        login("l2", "2026-10-05T09:00:00Z", "bob.b", true, "8.8.8.8"),
+        rename(
+            "r3",
+            "2026-10-06T09:00:00Z",
+            "user_update",
+            "carol.c",
+            Some("bob.b"),
+        ),
+        login("l3", "2026-10-07T09:00:00Z", "carol.c", true, "7.7.7.7"),
+        login("x1", "2026-10-07T10:00:00Z", "dave.d", false, "6.6.6.6"),
+    ];
+    let (_dir, store) = store_of(events);
+    for who in ["carol.c", "alice.a", "U7"] {
+        let report = enrich(&store, A, "user", who).unwrap();
+        assert_eq!(report["id"], "U7", "{who}: {report:#}");
+        assert_eq!(report["username"], "carol.c", "{who}: {report:#}");
+        assert_eq!(report["events"], 6, "{who}: {report:#}");
+        assert_eq!(
+            report["last_failure"]["radius"]["client_ip"], "9.9.9.9",
+            "{who}: the login under the first name is the user's: {report:#}"
+        );
+        let mut ips: Vec<&str> = report["client_ips"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["value"].as_str().unwrap())
+            .collect();
+        ips.sort_unstable();
+        assert_eq!(ips, ["7.7.7.7", "8.8.8.8", "9.9.9.9"], "{who}");
+        assert_eq!(report["totals"]["changes_to_user"], 3, "{who}");
+    }
+}

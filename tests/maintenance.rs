@@ -24,7 +24,7 @@ fn compaction_is_data_neutral_and_leaves_files_sorted_by_service_host_then_time(
     assert_eq!(stats_before["rows"], 8000);
     assert_eq!(stats_before["partitions"], 4);
     assert!(stats_before["files"].as_u64().unwrap() > 4);
-    timestamps_are_delta_encoded_without_compression(&store.join("events"));
+    columns_are_encoded_and_compressed_as_laid_out(&store.join("events"));
 
     let compact = run(dir.path(), &["compact"]);
     assert!(compact.status.success(), "{}", stderr(&compact));
@@ -44,7 +44,7 @@ fn compaction_is_data_neutral_and_leaves_files_sorted_by_service_host_then_time(
     assert_eq!(stats_after["rows"], 8000);
     assert_eq!(stats_after["files"], 4);
     assert_eq!(stats_after["organizations"].as_object().unwrap().len(), 2);
-    timestamps_are_delta_encoded_without_compression(&store.join("events"));
+    columns_are_encoded_and_compressed_as_laid_out(&store.join("events"));
 
     // Dedup still knows every event after the files were rewritten.
     let again = run(dir.path(), &["ingest", "--json", "events.ndjson"]);
@@ -120,9 +120,10 @@ fn compaction_is_data_neutral_and_leaves_files_sorted_by_service_host_then_time(
     assert!(host_runs > 4 * 3, "only {host_runs} host runs in 4 files");
 }
 
-/// Every page of events reads `timestamp` over all its candidates: the files of both ingest
-/// and compaction store it delta-encoded, not zstd-compressed (docs/architecture.md › Parquet layout).
-fn timestamps_are_delta_encoded_without_compression(table: &std::path::Path) {
+/// The files of both ingest and compaction store `timestamp` delta-encoded and not compressed
+/// (every page of events reads it over all its candidates), `raw` and `id` zstd-compressed,
+/// and the typed columns LZ4-compressed (docs/architecture.md › Parquet layout).
+fn columns_are_encoded_and_compressed_as_laid_out(table: &std::path::Path) {
     let files = walk(table);
     assert!(!files.is_empty());
     for entry in files {
@@ -130,6 +131,20 @@ fn timestamps_are_delta_encoded_without_compression(table: &std::path::Path) {
         let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
         let metadata = parquet::file::reader::FileReader::metadata(&reader);
         for group in metadata.row_groups() {
+            for chunk in group.columns() {
+                let name = chunk.column_path().string();
+                let zstd = matches!(chunk.compression(), parquet::basic::Compression::ZSTD(_));
+                match name.as_str() {
+                    "raw" | "id" => assert!(zstd, "{name}: {:?}", chunk.compression()),
+                    "timestamp" => {}
+                    _ => assert_eq!(
+                        chunk.compression(),
+                        parquet::basic::Compression::LZ4_RAW,
+                        "{name} in {}",
+                        entry.display()
+                    ),
+                }
+            }
             let chunk = group
                 .columns()
                 .iter()

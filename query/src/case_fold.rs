@@ -9,7 +9,7 @@
 
 use std::sync::{Arc, LazyLock};
 
-use arrow::array::{AnyDictionaryArray, Array, ArrayRef, AsArray, BooleanArray};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray};
 use arrow::compute::{cast, take};
 use arrow::datatypes::DataType;
 use datafusion::common::tree_node::TreeNode;
@@ -69,19 +69,6 @@ pub(crate) fn matches(text: &str, lowered: &[String]) -> bool {
     }
     let lower = text.to_lowercase();
     lowered.contains(&lower)
-}
-
-/// Each row's index into the dictionary's values; `None` for a null row. A dictionary with no
-/// values (every row null) has no index at all.
-pub(crate) fn dictionary_keys(dictionary: &dyn AnyDictionaryArray) -> Vec<Option<usize>> {
-    let rows = dictionary.keys().len();
-    if dictionary.values().is_empty() {
-        return vec![None; rows];
-    }
-    let normalized = dictionary.normalized_keys();
-    (0..rows)
-        .map(|row| dictionary.keys().is_valid(row).then(|| normalized[row]))
-        .collect()
 }
 
 fn evaluate(texts: &ArrayRef, lowered: &Lowered) -> Result<BooleanArray> {

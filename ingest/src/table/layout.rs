@@ -37,8 +37,9 @@ const PAGE_ROWS: usize = 4096;
 /// Values written between page-size checks: the bound on how far a page can overshoot.
 const WRITE_BATCH_ROWS: usize = 32;
 
-/// Parquet settings of the table's files: zstd, statistics with a page index, bloom filters on
-/// the columns looked up by value, no dictionary for the unique or large columns. `timestamp`
+/// Parquet settings of the table's files: zstd for `raw` and `id`, LZ4 for the typed columns
+/// (see [`properties`]), statistics with a page index, bloom filters on the columns looked up
+/// by value, no dictionary for the unique or large columns. `timestamp`
 /// is delta-encoded and not compressed: every page of events reads it for its probe and its
 /// filters, and zstd over plain values cost more to decompress than the deltas to decode (a
 /// DI page over a `bench-http.sh` store of 2.1–2.2 million fresh events: 63–66 ms of server
@@ -61,9 +62,17 @@ pub fn compacted_writer_properties() -> WriterProperties {
     properties(COMPACTED_RAW_ZSTD_LEVEL)
 }
 
+/// The typed columns are LZ4-compressed: the Parquet reader makes a new codec for every column
+/// chunk it reads, and a zstd codec allocates a compression and a decompression context each
+/// time, which cost more than the small dictionary-encoded chunks take to decompress
+/// (`docs/decisions/0037-typed-columns-are-lz4-compressed.md`).
 fn properties(raw_zstd_level: i32) -> WriterProperties {
     let mut builder = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
+        .set_compression(Compression::LZ4_RAW)
+        .set_column_compression(
+            ColumnPath::from(column::ID),
+            Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()),
+        )
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_data_page_row_count_limit(PAGE_ROWS)

@@ -72,10 +72,10 @@ impl Fold {
         if let Some(id) = text(Col::SystemId)
             .or(text(Col::ResourceId).filter(|_| text(Col::ResourceType) == Some("system")))
         {
-            self.id.offer(micros, || id.to_owned());
+            self.id.offer_text(micros, id);
         }
         if let Some(host) = text(Col::SystemHostname) {
-            self.hostname.offer(micros, || host.to_owned());
+            self.hostname.offer_text(micros, host);
         }
         let party = || {
             text(Col::InitiatedByEmail)
@@ -118,11 +118,7 @@ impl Fold {
             }
             Some(false) => {
                 self.failed_logins += 1;
-                self.last_failed.offer(micros, || SeenAt {
-                    micros,
-                    event_type: event_type.to_owned(),
-                    client_ip: ip.map(str::to_owned),
-                });
+                SeenAt::offer(&mut self.last_failed, micros, event_type, ip);
             }
             None => {}
         }

@@ -10,7 +10,7 @@
 //! - the raw JSON is read only for the few events whose details the report shows (the latest
 //!   admin changes, commands, MDM results, attribute changes), fetched by id.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -180,8 +180,35 @@ impl<T> Latest<T> {
         }
     }
 
+    /// Like [`Latest::offer`], but a later offer overwrites the kept value in place, reusing
+    /// its allocations: a subject's rows mostly come in time order, so nearly every row is
+    /// the latest so far.
+    fn offer_into(&mut self, micros: i64, make: impl FnOnce() -> T, set: impl FnOnce(&mut T)) {
+        if self.value.is_none() || micros > self.at {
+            self.at = micros;
+            match &mut self.value {
+                Some(value) => set(value),
+                None => self.value = Some(make()),
+            }
+        }
+    }
+
     fn into_value(self) -> Option<T> {
         self.value
+    }
+}
+
+impl Latest<String> {
+    /// Offers a text, copied into the kept string's buffer.
+    fn offer_text(&mut self, micros: i64, text: &str) {
+        self.offer_into(
+            micros,
+            || text.to_owned(),
+            |kept| {
+                kept.clear();
+                kept.push_str(text);
+            },
+        );
     }
 }
 
@@ -194,6 +221,37 @@ struct SeenAt {
 }
 
 impl SeenAt {
+    fn new(micros: i64, event_type: &str, client_ip: Option<&str>) -> Self {
+        Self {
+            micros,
+            event_type: event_type.to_owned(),
+            client_ip: client_ip.map(str::to_owned),
+        }
+    }
+
+    /// Becomes another sign-in, reusing its strings' buffers.
+    fn set(&mut self, micros: i64, event_type: &str, client_ip: Option<&str>) {
+        self.micros = micros;
+        self.event_type.clear();
+        self.event_type.push_str(event_type);
+        match (&mut self.client_ip, client_ip) {
+            (Some(kept), Some(ip)) => {
+                kept.clear();
+                kept.push_str(ip);
+            }
+            (kept, ip) => *kept = ip.map(str::to_owned),
+        }
+    }
+
+    /// Offers a sign-in as the latest of `latest`.
+    fn offer(latest: &mut Latest<SeenAt>, micros: i64, event_type: &str, client_ip: Option<&str>) {
+        latest.offer_into(
+            micros,
+            || SeenAt::new(micros, event_type, client_ip),
+            |kept| kept.set(micros, event_type, client_ip),
+        );
+    }
+
     fn report(self) -> Seen {
         Seen {
             time: format_timestamp_us(self.micros),
@@ -212,9 +270,10 @@ struct TallyEntry {
     detail_at: i64,
 }
 
-/// Counts with first/last times, ordered by count; rows may come in any order.
+/// Counts with first/last times, ordered by count; rows may come in any order. Hashed with
+/// foldhash: a busy subject's fold looks up a value or two for each of its events.
 #[derive(Default)]
-struct Tallies(HashMap<String, TallyEntry>);
+struct Tallies(foldhash::HashMap<String, TallyEntry>);
 
 impl Tallies {
     fn add(&mut self, value: &str, micros: i64, detail: Option<&str>) {

@@ -73,6 +73,32 @@ impl Identity {
     }
 }
 
+/// What a round of identity resolution saw in the admin events about the user: resource ids
+/// not yet known, and the rename events among them.
+#[derive(Default)]
+struct Growth {
+    ids: BTreeSet<String>,
+    renames: Vec<(Key, ())>,
+}
+
+impl Growth {
+    /// Takes in a row if it is a directory event about the user.
+    fn see(&mut self, identity: &Identity, rows: &Rows, row: usize) {
+        if rows.text(Col::Service, row) != Some("directory") || !identity.is_about(rows, row) {
+            return;
+        }
+        if let Some(id) = rows.text(Col::ResourceId, row)
+            && !identity.ids.contains(id)
+            && !self.ids.contains(id)
+        {
+            self.ids.insert(id.to_owned());
+        }
+        if rows.text(Col::EventType, row).is_some_and(is_rename_event) {
+            self.renames.push((rows.key(row), ()));
+        }
+    }
+}
+
 /// The usernames and e-mails a change list gives the user (both sides of a rename).
 fn names_in(changes: &Value) -> Vec<&str> {
     let Value::Array(items) = changes else {
@@ -146,7 +172,7 @@ impl Fold {
         let event_type = text(Col::EventType).unwrap_or_default();
         if who.is_about(rows, row) {
             if let Some(id) = text(Col::ResourceId) {
-                self.id.offer(micros, || id.to_owned());
+                self.id.offer_text(micros, id);
             }
             if let Some(name) = text(Col::ResourceName) {
                 let slot = if name.contains('@') {
@@ -154,7 +180,7 @@ impl Fold {
                 } else {
                     &mut self.username
                 };
-                slot.offer(micros, || name.to_owned());
+                slot.offer_text(micros, name);
             }
             if let Some(state) = state_of(event_type) {
                 self.states.push((micros, state));
@@ -171,13 +197,13 @@ impl Fold {
         if text(Col::InitiatedByType) == Some("user")
             && let Some(id) = text(Col::InitiatedById)
         {
-            self.actor_id.offer(micros, || id.to_owned());
+            self.actor_id.offer_text(micros, id);
         }
         if let Some(email) = text(Col::InitiatedByEmail) {
-            self.actor_email.offer(micros, || email.to_owned());
+            self.actor_email.offer_text(micros, email);
         }
         if let Some(name) = text(Col::Username).filter(|u| !u.contains('@')) {
-            self.actor_username.offer(micros, || name.to_owned());
+            self.actor_username.offer_text(micros, name);
         }
         if rows.mfa(row) == Some(true) {
             self.mfa_seen = true;
@@ -214,15 +240,10 @@ impl Fold {
                 seen.insert(country.to_owned());
             }
         }
-        let seen = || SeenAt {
-            micros,
-            event_type: event_type.to_owned(),
-            client_ip: ip.map(str::to_owned),
-        };
         let success = rows.success(row);
         match success {
             Some(true) => {
-                offer_seen(&mut self.last_success, service, micros, seen);
+                offer_seen(&mut self.last_success, service, micros, event_type, ip);
                 self.success_times.push(micros);
                 if service == "systems"
                     && let Some(host) = text(Col::SystemHostname)
@@ -236,7 +257,7 @@ impl Fold {
                 }
             }
             Some(false) => {
-                offer_seen(&mut self.last_failure, service, micros, seen);
+                offer_seen(&mut self.last_failure, service, micros, event_type, ip);
                 if micros >= day_ago {
                     self.failures_24h += 1;
                     if let Some(ip) = ip
@@ -269,16 +290,14 @@ fn offer_seen(
     map: &mut HashMap<String, Latest<SeenAt>>,
     service: &str,
     micros: i64,
-    seen: impl FnOnce() -> SeenAt,
+    event_type: &str,
+    ip: Option<&str>,
 ) {
-    match map.get_mut(service) {
-        Some(latest) => latest.offer(micros, seen),
-        None => {
-            let mut latest = Latest::default();
-            latest.offer(micros, seen);
-            map.insert(service.to_owned(), latest);
-        }
-    }
+    let latest = match map.get_mut(service) {
+        Some(latest) => latest,
+        None => map.entry(service.to_owned()).or_default(),
+    };
+    SeenAt::offer(latest, micros, event_type, ip);
 }
 
 fn usage((mut usage, last): (ServiceUse, i64)) -> ServiceUse {
@@ -318,7 +337,11 @@ impl QueryEngine {
         }
         let started = std::time::Instant::now();
         let mut raw: HashMap<Key, Value> = HashMap::new();
-        self.resolve_identity(organization, window, &mut identity, &mut raw)
+        // The first round reads only the admin events about users. The fold of the user's
+        // events reads them as well, so it is the next round: only when it grows the identity
+        // do the remaining rounds run and the fold run again.
+        let mut rounds = self
+            .resolve_identity(organization, window, &mut identity, &mut raw, 1)
             .await?;
         tracing::debug!(
             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -326,17 +349,41 @@ impl QueryEngine {
             ids = identity.ids.len(),
             "enrichment: identity resolved"
         );
-
-        let mut fold = Fold::default();
-        self.fold_rows(organization, window, identity.any(), None, |rows, row| {
-            fold.add(&identity, rows, row, window)
-        })
-        .await?;
-        tracing::debug!(
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            events = fold.events,
-            "enrichment: events folded"
-        );
+        let mut fold = loop {
+            let mut fold = Fold::default();
+            let mut growth = Growth::default();
+            let round = rounds < IDENTITY_ROUNDS;
+            self.fold_rows(organization, window, identity.any(), None, |rows, row| {
+                if round {
+                    growth.see(&identity, rows, row);
+                }
+                fold.add(&identity, rows, row, window)
+            })
+            .await?;
+            tracing::debug!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                events = fold.events,
+                "enrichment: events folded"
+            );
+            if !round
+                || !self
+                    .grow_identity(organization, window, &mut identity, &mut raw, growth)
+                    .await?
+            {
+                break fold;
+            }
+            // The fold was a round that grew the identity: the rounds left run over the admin
+            // events alone, and the next fold is the last.
+            self.resolve_identity(
+                organization,
+                window,
+                &mut identity,
+                &mut raw,
+                IDENTITY_ROUNDS - rounds - 1,
+            )
+            .await?;
+            rounds = IDENTITY_ROUNDS;
+        };
         if fold.events == 0 {
             return Err(Error::NotFound(format!(
                 "no user {searched:?} (searched usernames, e-mails and ids) in organization {organization} in the {} days before {}",
@@ -485,61 +532,68 @@ impl QueryEngine {
 
     /// Grows the user's ids and names from the admin events about it: their resource ids, and
     /// both sides of the renames in its newest `user_create`/`user_update` events. Only
-    /// directory events are decoded beyond their service and resource type.
+    /// directory events are decoded beyond their service and resource type. Runs at most
+    /// `rounds` rounds, fewer once one finds nothing new; answers how many ran.
     async fn resolve_identity(
         &self,
         organization: &str,
         window: Window,
         identity: &mut Identity,
         raw: &mut HashMap<Key, Value>,
-    ) -> Result<()> {
-        for _ in 0..IDENTITY_ROUNDS {
+        rounds: usize,
+    ) -> Result<usize> {
+        for round in 0..rounds {
             let filter = col(column::SERVICE)
                 .eq(lit("directory"))
                 .and(identity.about());
-            let mut grew = false;
-            let mut renames = Vec::new();
             let reads = [
                 Col::Id,
+                Col::Service,
                 Col::EventType,
                 Col::ResourceId,
                 Col::ResourceType,
                 Col::ResourceName,
             ];
-            let mut ids = std::collections::BTreeSet::new();
+            let mut growth = Growth::default();
             self.fold_rows(organization, window, filter, Some(&reads), |rows, row| {
-                if !identity.is_about(rows, row) {
-                    return;
-                }
-                if let Some(id) = rows.text(Col::ResourceId, row)
-                    && !identity.ids.contains(id)
-                    && !ids.contains(id)
-                {
-                    ids.insert(id.to_owned());
-                }
-                if rows.text(Col::EventType, row).is_some_and(is_rename_event) {
-                    renames.push((rows.key(row), ()));
-                }
+                growth.see(identity, rows, row)
             })
             .await?;
-            for id in ids {
-                grew |= identity.ids.insert(id);
-            }
-            let renames = newest(renames, RENAME_EVENTS);
-            let keys = renames.iter().map(|(key, _)| key);
-            let read = self.read_raw(organization, window, keys, raw).await?;
-            tracing::debug!(about = renames.len(), read, "enrichment: identity round");
-            for (key, ()) in &renames {
-                if let Some(changes) = raw.get(key).and_then(|event| event.get("changes")) {
-                    for name in names_in(changes) {
-                        grew |= identity.add_name(name);
-                    }
-                }
-            }
-            if !grew {
-                break;
+            if !self
+                .grow_identity(organization, window, identity, raw, growth)
+                .await?
+            {
+                return Ok(round + 1);
             }
         }
-        Ok(())
+        Ok(rounds)
+    }
+
+    /// Adds what a round saw to the identity: the new ids, and the names in its newest
+    /// [`RENAME_EVENTS`] renames (their raw events read into `raw`). Answers whether it grew.
+    async fn grow_identity(
+        &self,
+        organization: &str,
+        window: Window,
+        identity: &mut Identity,
+        raw: &mut HashMap<Key, Value>,
+        growth: Growth,
+    ) -> Result<bool> {
+        let mut grew = false;
+        for id in growth.ids {
+            grew |= identity.ids.insert(id);
+        }
+        let renames = newest(growth.renames, RENAME_EVENTS);
+        let keys = renames.iter().map(|(key, _)| key);
+        let read = self.read_raw(organization, window, keys, raw).await?;
+        tracing::debug!(about = renames.len(), read, "enrichment: identity round");
+        for (key, ()) in &renames {
+            if let Some(changes) = raw.get(key).and_then(|event| event.get("changes")) {
+                for name in names_in(changes) {
+                    grew |= identity.add_name(name);
+                }
+            }
+        }
+        Ok(grew)
     }
 }

@@ -7,12 +7,14 @@ use arrow::array::{Array, AsArray, RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;
 use arrow::datatypes::{Date32Type, TimestampMicrosecondType};
 use deltalake::DeltaTableError;
-use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use deltalake::kernel::scalars::ScalarExt;
+use deltalake::writer::{RecordBatchWriter, WriteMode};
+use indexmap::IndexMap;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
-use insights_schemas::column;
+use insights_schemas::{PARTITION_COLUMNS, column};
 
 use crate::dedup::PartitionId;
 use crate::error::{Error, Result};
@@ -205,17 +207,65 @@ const GATHER_ROWS: usize = 2 * PAGE_ROWS;
 /// Writes the rows of `batch` numbered by `order`, in that order, a few thousand at a time.
 /// The sorted rows are never all in memory at once: a commit of 200,000 events would otherwise
 /// copy ~160 MiB of JSON into fresh memory (which the kernel zeroes first) before encoding any.
+///
+/// `order` keeps each partition's rows together ([`storage_order`]), so each gathered block is
+/// cut at partition boundaries and handed to the writer as one partition's rows, with that
+/// partition's values. The writer's own `write` would split every block by partition again,
+/// copying every column of it a second time.
 pub(crate) async fn write_in_order(
     writer: &mut RecordBatchWriter,
     batch: &RecordBatch,
     order: &UInt32Array,
 ) -> std::result::Result<(), DeltaTableError> {
+    let partitions = PARTITION_COLUMNS.map(|name| batch.column_by_name(name));
+    let [Some(orgs), Some(dates)] = partitions else {
+        return Err(DeltaTableError::generic(format!(
+            "the rows lack a partition column ({PARTITION_COLUMNS:?})"
+        )));
+    };
+    let (Some(org_values), Some(date_values)) = (
+        orgs.as_string_opt::<i32>(),
+        dates.as_primitive_opt::<Date32Type>(),
+    ) else {
+        return Err(DeltaTableError::generic(
+            "the partition columns are not a text and a date".to_owned(),
+        ));
+    };
+    let partition_of = |row: usize| {
+        (
+            org_values.is_valid(row).then(|| org_values.value(row)),
+            date_values.is_valid(row).then(|| date_values.value(row)),
+        )
+    };
+    let rows = order.values();
     let mut start = 0;
-    while start < order.len() {
-        let rows = GATHER_ROWS.min(order.len() - start);
-        let block = take_record_batch(batch, &order.slice(start, rows))?;
-        writer.write(block).await?;
-        start += rows;
+    while start < rows.len() {
+        let first = rows[start] as usize;
+        let partition = partition_of(first);
+        let limit = (start + GATHER_ROWS).min(rows.len());
+        let end = start
+            + 1
+            + rows[start + 1..limit]
+                .iter()
+                .take_while(|&&row| partition_of(row as usize) == partition)
+                .count();
+        let values = [(PARTITION_COLUMNS[0], orgs), (PARTITION_COLUMNS[1], dates)]
+            .into_iter()
+            .map(|(name, array)| {
+                ScalarExt::from_array(array.as_ref(), first)
+                    .map(|value| (name.to_owned(), value))
+                    .ok_or_else(|| {
+                        DeltaTableError::generic(format!(
+                            "row {first}: the partition column {name} holds no partition value"
+                        ))
+                    })
+            })
+            .collect::<std::result::Result<IndexMap<_, _>, _>>()?;
+        let block = take_record_batch(batch, &order.slice(start, end - start))?;
+        writer
+            .write_partition(block, &values, WriteMode::Default)
+            .await?;
+        start = end;
     }
     Ok(())
 }

@@ -3,8 +3,9 @@
 
 Each system gets the same NDJSON: this engine through `insights ingest` and `insights compact`,
 asked through `insights serve` over HTTP with an all-organizations key; each peer through its own
-NDJSON -> Parquet conversion, asked in-process. Every workload runs once to warm up, then RUNS
-times; the median is printed with the ratio to the fastest peer. Answers are normalized and
+NDJSON -> Parquet conversion, asked in-process. Every workload runs once per system to warm up,
+then RUNS rounds in which each system answers it once (so that the machine's slow spells fall on
+all systems alike); the median is printed with the ratio to the fastest peer. Answers are normalized and
 compared with DuckDB's, so a faster wrong answer fails the run (exit 1).
 """
 import argparse
@@ -328,14 +329,29 @@ available = {"this engine": True, "DuckDB": True, "Polars": "Polars" in ingest, 
 failed = False
 
 
-def median_ms(fn):
-    answer = fn()
-    times = []
+def interleaved_ms(fns):
+    """Each system's answer once to warm up, then RUNS rounds in which every system answers once:
+    a slow spell of the machine falls on every system alike, not on whichever was being timed.
+    Returns the median milliseconds and the last answer of each system, and the errors of those
+    that could not answer."""
+    answers, times, errors = {}, {system: [] for system in fns}, {}
+    for system, fn in fns.items():
+        try:
+            answers[system] = fn()
+        except Exception as error:  # a peer that cannot run a workload is left out of it
+            errors[system] = error
     for _ in range(args.runs):
-        began = time.perf_counter()
-        answer = fn()
-        times.append((time.perf_counter() - began) * 1000)
-    return statistics.median(times), answer
+        for system, fn in fns.items():
+            if system in errors:
+                continue
+            try:
+                began = time.perf_counter()
+                answers[system] = fn()
+                times[system].append((time.perf_counter() - began) * 1000)
+            except Exception as error:
+                errors[system] = error
+    medians = {system: statistics.median(times[system]) for system in fns if system not in errors}
+    return medians, answers, errors
 
 
 def row(name, figures, unit, lower_is_better=True):
@@ -354,26 +370,17 @@ print("|---" * (len(SYSTEMS) + 3) + "|")
 row("ingest NDJSON → table (s)", {s: ingest[s][0] if s in ingest else None for s in SYSTEMS}, "s")
 row("… its peak RSS (MiB)", {s: ingest[s][1] if s in ingest else None for s in SYSTEMS}, "MiB")
 for name, systems in workloads:
-    figures = {}
-    reference = None
-    ours_answer = None
-    for system in ["DuckDB", "this engine", "Polars", "chDB"]:
-        if not available[system]:
-            figures[system] = None
+    order = [system for system in ["DuckDB", "this engine", "Polars", "chDB"] if available[system]]
+    figures, answers, errors = interleaved_ms({system: systems[system] for system in order})
+    for system, error in errors.items():
+        print(f"{system} failed on {name!r}: {error}", file=sys.stderr)
+        failed = failed or system == "this engine"
+    reference = answers.get("DuckDB") if "DuckDB" not in errors else None
+    ours_answer = answers.get("this engine") if "this engine" not in errors else None
+    for system in order:
+        if system in ("DuckDB", "this engine") or system in errors or reference is None:
             continue
-        try:
-            ms, answer = median_ms(systems[system])
-        except Exception as error:  # a peer that cannot run a workload is left out of it
-            print(f"{system} failed on {name!r}: {error}", file=sys.stderr)
-            figures[system] = None
-            failed = failed or system == "this engine"
-            continue
-        figures[system] = ms
-        if system == "DuckDB":
-            reference = answer
-        if system == "this engine":
-            ours_answer = answer
-        elif reference is not None and system != "DuckDB" and answer != reference:
+        if answers[system] != reference:
             print(f"note: {system} answers {name!r} otherwise than DuckDB", file=sys.stderr)
     if reference is not None and ours_answer is not None and ours_answer != reference:
         failed = True

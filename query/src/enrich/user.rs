@@ -340,8 +340,7 @@ impl QueryEngine {
         // The first round reads only the admin events about users. The fold of the user's
         // events reads them as well, so it is the next round: only when it grows the identity
         // do the remaining rounds run and the fold run again.
-        let mut rounds = self
-            .resolve_identity(organization, window, &mut identity, &mut raw, 1)
+        self.resolve_identity(organization, window, &mut identity, &mut raw, 1)
             .await?;
         tracing::debug!(
             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -349,10 +348,11 @@ impl QueryEngine {
             ids = identity.ids.len(),
             "enrichment: identity resolved"
         );
+        // Whether the next fold is also the second round.
+        let mut round = true;
         let mut fold = loop {
             let mut fold = Fold::default();
             let mut growth = Growth::default();
-            let round = rounds < IDENTITY_ROUNDS;
             self.fold_rows(organization, window, identity.any(), None, |rows, row| {
                 if round {
                     growth.see(&identity, rows, row);
@@ -373,16 +373,16 @@ impl QueryEngine {
                 break fold;
             }
             // The fold was a round that grew the identity: the rounds left run over the admin
-            // events alone, and the next fold is the last.
+            // events alone (the first round and this fold were two), and the next fold is the last.
             self.resolve_identity(
                 organization,
                 window,
                 &mut identity,
                 &mut raw,
-                IDENTITY_ROUNDS - rounds - 1,
+                IDENTITY_ROUNDS - 2,
             )
             .await?;
-            rounds = IDENTITY_ROUNDS;
+            round = false;
         };
         if fold.events == 0 {
             return Err(Error::NotFound(format!(
@@ -533,7 +533,7 @@ impl QueryEngine {
     /// Grows the user's ids and names from the admin events about it: their resource ids, and
     /// both sides of the renames in its newest `user_create`/`user_update` events. Only
     /// directory events are decoded beyond their service and resource type. Runs at most
-    /// `rounds` rounds, fewer once one finds nothing new; answers how many ran.
+    /// `rounds` rounds, fewer once one finds nothing new.
     async fn resolve_identity(
         &self,
         organization: &str,
@@ -541,8 +541,8 @@ impl QueryEngine {
         identity: &mut Identity,
         raw: &mut HashMap<Key, Value>,
         rounds: usize,
-    ) -> Result<usize> {
-        for round in 0..rounds {
+    ) -> Result<()> {
+        for _ in 0..rounds {
             let filter = col(column::SERVICE)
                 .eq(lit("directory"))
                 .and(identity.about());
@@ -563,10 +563,10 @@ impl QueryEngine {
                 .grow_identity(organization, window, identity, raw, growth)
                 .await?
             {
-                return Ok(round + 1);
+                break;
             }
         }
-        Ok(rounds)
+        Ok(())
     }
 
     /// Adds what a round saw to the identity: the new ids, and the names in its newest

@@ -488,8 +488,19 @@ pub(crate) async fn run_export(
         .as_ref()
         .map_or_else(|| "standard output".to_owned(), |p| p.display().to_string());
     let peak = peak_rss_mib().map_or_else(String::new, |mib| format!(", peak memory {mib} MiB"));
+    let spilled = progress
+        .spilled_bytes
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let spilled = if spilled > 0 {
+        format!(
+            ", {} MiB spilled to temporary files by the sort of days larger than its memory",
+            spilled.div_ceil(1 << 20)
+        )
+    } else {
+        String::new()
+    };
     eprintln!(
-        "exported {rows} events to {target} in {:.2} s{peak}",
+        "exported {rows} events to {target} in {:.2} s{peak}{spilled}",
         started.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use datafusion::catalog::TableProvider;
+use datafusion::common::config::SpillCompression;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::memory_pool::FairSpillPool;
@@ -14,6 +15,7 @@ use datafusion::prelude::{DataFrame, Expr, SessionConfig, SessionContext, col, i
 use insights_ingest::{EventTable, StoreLocation};
 use insights_schemas::column;
 
+use crate::capped_pool::CappedPool;
 use crate::dictionary_count::DictionaryCount;
 use crate::error::Result;
 use crate::limits::{YieldAfterJoins, guard_functions};
@@ -80,6 +82,14 @@ impl Scope {
         }
     }
 }
+
+/// Memory that one export's sorts may hold before they spill to disk (within the engine's
+/// shared pool): a day partition larger than this is sorted in runs on disk and merged.
+pub(crate) const EXPORT_MEMORY: usize = 32 << 20;
+
+/// Rows per batch of an export's scan and sort. A batch of whole events is about 800 KiB, and
+/// the merge of a spilled day holds one batch per run.
+const EXPORT_BATCH_ROWS: usize = 1024;
 
 /// Session settings of every query.
 fn session_config(target_partitions: usize, options: &[(String, String)]) -> Result<SessionConfig> {
@@ -213,24 +223,34 @@ impl QueryEngine {
     /// over HTTP on a day of 1.5 million events in 24 ingest files: failed logins, newest 100,
     /// 91 ms with filters after decoding, 51-56 ms inside the decoder).
     pub(crate) fn context_reading(&self, order: FileOrder) -> Result<SessionContext> {
-        self.context_of(true, Some(order), false)
+        self.context_of(true, Some(order), None)
     }
 
-    /// A session for an export, which reads whole days once, in order: its scans keep the
-    /// cache of file footers but do not fill it with page indexes (see [`SequentialRead`]).
-    pub(crate) fn context_exporting(&self) -> Result<SessionContext> {
-        self.context_of(false, None, true)
+    /// The runtime of one export: the engine's, with a memory ceiling of the export's own
+    /// ([`EXPORT_MEMORY`]) within the shared pool, past which its sorts spill to disk.
+    pub(crate) fn export_runtime(&self) -> Result<Arc<RuntimeEnv>> {
+        let pool = CappedPool::new(self.runtime.memory_pool.clone(), EXPORT_MEMORY);
+        Ok(RuntimeEnvBuilder::from_runtime_env(&self.runtime)
+            .with_memory_pool(Arc::new(pool))
+            .build_arc()?)
+    }
+
+    /// A session for an export, which reads whole days once, in order, on `runtime` (see
+    /// [`Self::export_runtime`]): its scans keep the cache of file footers but do not fill it
+    /// with page indexes (see [`SequentialRead`]), and what its sorts spill is compressed.
+    pub(crate) fn context_exporting(&self, runtime: &Arc<RuntimeEnv>) -> Result<SessionContext> {
+        self.context_of(false, None, Some(runtime))
     }
 
     fn context_with(&self, filter_in_scan: bool) -> Result<SessionContext> {
-        self.context_of(filter_in_scan, None, false)
+        self.context_of(filter_in_scan, None, None)
     }
 
     fn context_of(
         &self,
         filter_in_scan: bool,
         order: Option<FileOrder>,
-        sequential: bool,
+        export: Option<&Arc<RuntimeEnv>>,
     ) -> Result<SessionContext> {
         let mut config = session_config(self.config.target_partitions, &self.config.options)?;
         if filter_in_scan {
@@ -239,12 +259,15 @@ impl QueryEngine {
         if let Some(order) = order {
             config = config.with_extension(Arc::new(order));
         }
-        if sequential {
-            config = config.with_extension(Arc::new(SequentialRead));
+        if export.is_some() {
+            config = config
+                .with_extension(Arc::new(SequentialRead))
+                .with_batch_size(EXPORT_BATCH_ROWS);
+            config.options_mut().execution.spill_compression = SpillCompression::Lz4Frame;
         }
         let state = SessionStateBuilder::new()
             .with_config(config)
-            .with_runtime_env(self.runtime.clone())
+            .with_runtime_env(export.unwrap_or(&self.runtime).clone())
             .with_default_features()
             .with_physical_optimizer_rule(Arc::new(DictionaryCount::default()))
             .with_physical_optimizer_rule(Arc::new(YieldAfterJoins))

@@ -1,21 +1,22 @@
 //! Streaming exports: every event a request matches, with no row cap, encoded and optionally
 //! gzipped chunk by chunk as DataFusion produces record batches.
 //!
-//! The export runs slice by slice in the request's order: each day partition, cut into equal
-//! time slices of about [`SLICE_ROWS`] events (from the table's per-file row counts), so that a
-//! sort never holds more than one slice. Rows narrower than whole events make larger slices:
-//! [`NARROW_SLICE_ROWS`] for the typed columns of a flat CSV, [`RECORD_SLICE_ROWS`] for a
-//! `fields` export, whose requested fields are encoded into one record per event as the scan
-//! reads it, before the sort. Output flows through a bounded channel, so a slow reader slows
-//! the scan instead of growing a buffer.
+//! The export runs day partition by day partition in the request's order, one query per day
+//! that reads each file of the day once and sorts the day. The sort holds at most
+//! [`EXPORT_MEMORY`](crate::engine::EXPORT_MEMORY) (the export's own ceiling within the engine's
+//! pool); a larger day is sorted in runs spilled to disk and merged. With `fields`, each event's
+//! requested fields are encoded into one record as the scan reads it, before the sort, so the
+//! sort carries records rather than whole events. Output flows through a bounded channel, so a
+//! slow reader slows the scan instead of growing a buffer.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use chrono::NaiveDate;
+use datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use datafusion::prelude::{Expr, col};
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -31,18 +32,6 @@ use crate::error::{Error, Result};
 use crate::events::check_fields;
 use crate::filter;
 
-/// Events per sorted slice of an export that writes the raw events (at most, if events spread
-/// evenly over a day): about 800 bytes each, so a slice's sort holds a few MiB.
-pub const SLICE_ROWS: u64 = 8_192;
-/// Events per slice when only the typed columns are written (CSV without dot paths): rows of
-/// about 200 bytes, and each slice is one query with its own planning and file opening.
-pub const NARROW_SLICE_ROWS: u64 = 65_536;
-/// Events per slice when each row's requested `fields` are encoded before the sort: records of
-/// a few dozen bytes for the fields users export (ids, names, addresses), so a slice's sort
-/// holds some MiB, and a day partition of a busy store is read in one pass. Each slice reads
-/// the `raw` pages it touches, and a time slice touches most of a day's pages (rows are
-/// clustered by host and actor, not by time), so fewer slices decompress less.
-pub const RECORD_SLICE_ROWS: u64 = 262_144;
 /// Output is handed on in chunks of about this size.
 const CHUNK_BYTES: usize = 256 << 10;
 const MICROS_PER_DAY: i64 = 86_400_000_000;
@@ -56,6 +45,8 @@ pub struct ExportProgress {
     pub days_done: AtomicUsize,
     /// Events written so far.
     pub rows: AtomicU64,
+    /// Bytes the day sorts wrote to temporary files (days larger than the export's memory).
+    pub spilled_bytes: AtomicU64,
 }
 
 /// A running export: a stream of output chunks plus its progress.
@@ -102,21 +93,9 @@ pub async fn export(
     // Validate the request before anything is streamed, so a bad request is an error, not a
     // truncated body.
     check(&query)?;
-    let reads_raw = format
-        .columns(&query.fields)
-        .contains(&insights_schemas::column::RAW);
-    let slice_rows = if writes_records(format, &query.fields) {
-        RECORD_SLICE_ROWS
-    } else if reads_raw {
-        SLICE_ROWS
-    } else {
-        NARROW_SLICE_ROWS
-    };
-    let slices = slices_in_scope(&engine, &scope, &query, slice_rows).await?;
+    let days = days_in_scope(&engine, &scope, &query).await?;
     let progress = Arc::new(ExportProgress::default());
-    let days = slices.windows(2).filter(|w| w[0].day != w[1].day).count()
-        + usize::from(!slices.is_empty());
-    progress.days_total.store(days, Ordering::Relaxed);
+    progress.days_total.store(days.len(), Ordering::Relaxed);
     let (sender, receiver) = mpsc::channel(4);
     let task_progress = progress.clone();
     tokio::spawn(async move {
@@ -126,7 +105,7 @@ pub async fn export(
             &scope,
             &query,
             format,
-            &slices,
+            &days,
             &task_progress,
             &mut sink,
         )
@@ -148,7 +127,7 @@ async fn run(
     scope: &Scope,
     query: &EventQuery,
     format: Format,
-    slices: &[Slice],
+    days: &[i32],
     progress: &ExportProgress,
     sink: &mut Sink,
 ) -> Result<()> {
@@ -171,23 +150,23 @@ async fn run(
         let columns: Vec<Expr> = format.columns(&query.fields).into_iter().map(col).collect();
         (columns.clone(), columns)
     };
-    let mut last_day = None;
-    for slice in slices {
-        let ctx = engine.context_exporting()?;
-        let mut frame = engine.events(&ctx, scope)?.filter(
-            filter::filter(query)?
-                .and(filter::on_day(slice.day))
-                .and(filter::within(slice.start_us, slice.end_us)),
-        )?;
+    // One runtime for the whole export: its memory ceiling is the export's, not each day's.
+    let runtime = engine.export_runtime()?;
+    for &day in days {
+        let ctx = engine.context_exporting(&runtime)?;
+        let mut frame = engine
+            .events(&ctx, scope)?
+            .filter(filter::filter(query)?.and(filter::on_day(day)))?;
         if let Some((ms, id)) = &query.search_after {
             frame = frame.filter(filter::after(query.sort, *ms, id))?;
         }
-        let mut stream = frame
+        let plan = frame
             .select(read.clone())?
             .sort(filter::order(query.sort))?
             .select(columns.clone())?
-            .execute_stream()
+            .create_physical_plan()
             .await?;
+        let mut stream = execute_stream(plan.clone(), ctx.task_ctx())?;
         while let Some(batch) = stream.try_next().await? {
             encoder.batch(&batch, &mut buffer)?;
             progress.rows.store(encoder.rows(), Ordering::Relaxed);
@@ -195,16 +174,26 @@ async fn run(
                 sink.send(&mut buffer).await?;
             }
         }
-        if last_day.is_some_and(|day| day != slice.day) {
-            progress.days_done.fetch_add(1, Ordering::Relaxed);
-        }
-        last_day = Some(slice.day);
-    }
-    if last_day.is_some() {
+        progress
+            .spilled_bytes
+            .fetch_add(spilled_bytes(plan.as_ref()), Ordering::Relaxed);
         progress.days_done.fetch_add(1, Ordering::Relaxed);
     }
     encoder.finish(&mut buffer);
     sink.send(&mut buffer).await
+}
+
+/// Bytes that the operators of an executed plan spilled to temporary files.
+fn spilled_bytes(plan: &dyn ExecutionPlan) -> u64 {
+    let own = plan
+        .metrics()
+        .and_then(|metrics| metrics.spilled_bytes())
+        .unwrap_or(0);
+    plan.children()
+        .into_iter()
+        .map(|child| spilled_bytes(child.as_ref()))
+        .sum::<u64>()
+        + own as u64
 }
 
 /// Whether an export encodes each event's requested fields as it reads it (`fields` in any
@@ -213,30 +202,21 @@ fn writes_records(format: Format, fields: &[String]) -> bool {
     !fields.is_empty() && format != Format::Table
 }
 
-/// A time slice of one day partition: `[start_us, end_us)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Slice {
-    day: i32,
-    start_us: i64,
-    end_us: i64,
-}
-
-/// The slices of the day partitions in scope that the request's time range reaches, in its
-/// order.
-async fn slices_in_scope(
+/// The day partitions in scope (days since the epoch) that the request's time range reaches,
+/// in its order.
+async fn days_in_scope(
     engine: &QueryEngine,
     scope: &Scope,
     query: &EventQuery,
-    slice_rows: u64,
-) -> Result<Vec<Slice>> {
+) -> Result<Vec<i32>> {
     let first = query.start_time_us.div_euclid(MICROS_PER_DAY);
     let last = query
         .end_time_us
         .map(|end| (end - 1).div_euclid(MICROS_PER_DAY));
     let epoch =
         NaiveDate::from_ymd_opt(1970, 1, 1).ok_or_else(|| Error::Invalid("epoch".into()))?;
-    let mut rows_per_day: BTreeMap<i32, u64> = BTreeMap::new();
-    for ((_, date), rows) in engine.partitions(scope).await? {
+    let mut days = BTreeSet::new();
+    for ((_, date), _rows) in engine.partitions(scope).await? {
         let Some(day) = NaiveDate::parse_from_str(&date, "%Y-%m-%d")
             .ok()
             .and_then(|date| i32::try_from((date - epoch).num_days()).ok())
@@ -244,33 +224,14 @@ async fn slices_in_scope(
             continue;
         };
         if i64::from(day) >= first && last.is_none_or(|last| i64::from(day) <= last) {
-            *rows_per_day.entry(day).or_default() += rows;
+            days.insert(day);
         }
     }
-    let mut slices = Vec::new();
-    for (day, rows) in rows_per_day {
-        // At most 86,400: fits.
-        let pieces = rows.div_ceil(slice_rows).clamp(1, 86_400).cast_signed();
-        let day_start = i64::from(day) * MICROS_PER_DAY;
-        let width = MICROS_PER_DAY / pieces;
-        for piece in 0..pieces {
-            let start_us = day_start + piece * width;
-            let end_us = if piece + 1 == pieces {
-                day_start + MICROS_PER_DAY
-            } else {
-                start_us + width
-            };
-            slices.push(Slice {
-                day,
-                start_us,
-                end_us,
-            });
-        }
-    }
+    let mut days: Vec<i32> = days.into_iter().collect();
     if query.sort == SortOrder::Desc {
-        slices.reverse();
+        days.reverse();
     }
-    Ok(slices)
+    Ok(days)
 }
 
 /// Where encoded bytes go: straight on, or through gzip.

@@ -59,6 +59,7 @@ macro_rules! delegate_to_inner {
 
 mod added_columns;
 mod aggregate;
+mod capped_pool;
 mod case_fold;
 mod date_trunc;
 mod dictionary_count;

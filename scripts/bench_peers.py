@@ -354,6 +354,17 @@ def interleaved_ms(fns):
     return medians, answers, errors
 
 
+def steal_seconds():
+    """CPU time the hypervisor gave to others while this machine's cores wanted to run (Linux
+    `steal` in /proc/stat, all cores), in seconds; None where the system does not tell."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def row(name, figures, unit, lower_is_better=True):
     ours = figures.get("this engine")
     peers = {k: v for k, v in figures.items() if k != "this engine" and v is not None}
@@ -369,9 +380,13 @@ print("| workload | " + " | ".join(SYSTEMS) + " | fastest peer | ratio to it |")
 print("|---" * (len(SYSTEMS) + 3) + "|")
 row("ingest NDJSON → table (s)", {s: ingest[s][0] if s in ingest else None for s in SYSTEMS}, "s")
 row("… its peak RSS (MiB)", {s: ingest[s][1] if s in ingest else None for s in SYSTEMS}, "MiB")
+stolen = {}
 for name, systems in workloads:
     order = [system for system in ["DuckDB", "this engine", "Polars", "chDB"] if available[system]]
+    steal_before = steal_seconds()
     figures, answers, errors = interleaved_ms({system: systems[system] for system in order})
+    if steal_before is not None:
+        stolen[name] = steal_seconds() - steal_before
     for system, error in errors.items():
         print(f"{system} failed on {name!r}: {error}", file=sys.stderr)
         failed = failed or system == "this engine"
@@ -393,6 +408,12 @@ stats = json.loads(subprocess.run([args.bin, "stats", "--store", str(store), "--
                                   capture_output=True, text=True).stdout)
 sizes["this engine"] = stats["bytes"]
 row("live table size (MB)", {k: (v / 1e6 if v is not None else None) for k, v in sizes.items()}, "MB")
+# Timings of a workload during which the hypervisor took the cores away are not comparable with
+# a quiet run's; the rounds spread such a spell over every system, but not evenly.
+noisy = {name: seconds for name, seconds in stolen.items() if seconds >= 0.1}
+if noisy:
+    print("\nsteal time (the machine's cores given to other guests) during: "
+          + "; ".join(f"{name} {seconds:.1f} s" for name, seconds in noisy.items()))
 print(f"\nthis engine: compaction {compact[0]:.1f} s ({compact[1]:.0f} MiB peak); store on disk "
       f"{du(store / 'events') / 1e6:.0f} MB including files compaction left behind")
 server.terminate()

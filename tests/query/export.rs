@@ -215,27 +215,9 @@ const BIG_EXPORT_EVENTS: &str = "2000000";
 
 #[test]
 fn exporting_two_million_events_stays_under_256_mib() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = crate::support::generate(
-        dir.path(),
-        "big.ndjson",
-        &["--events", BIG_EXPORT_EVENTS, "--days", "30"],
-    );
-    let store = dir.path().join("store");
-    crate::support::ingest_into(dir.path(), &input, &store);
+    let (dir, input, store) = generated_store(BIG_EXPORT_EVENTS, "30");
     let out = dir.path().join("all.ndjson.gz");
-    let output = insights_in(
-        &store,
-        &[
-            "export",
-            "--start",
-            "2020-01-01T00:00:00Z",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
-    let summary = stderr(&output);
+    let summary = export_everything(&store, &out);
     let exported: u64 = summary
         .split("exported ")
         .nth(1)
@@ -262,22 +244,7 @@ fn exporting_two_million_events_stays_under_256_mib() {
     )
     .unwrap();
     let mut exported_lines: Vec<&str> = text.lines().collect();
-    let mut previous = (i64::MIN, "");
-    for line in &exported_lines {
-        // The generator writes `"@version":"1","id":"...","timestamp":"..."` first.
-        let (_, after_id) = line.split_once(r#""id":""#).expect("an id");
-        let (id, after) = after_id.split_once('"').expect("a quoted id");
-        let (_, after_time) = after.split_once(r#""timestamp":""#).expect("a timestamp");
-        let time = after_time.split_once('"').expect("a quoted timestamp").0;
-        let millis = chrono::DateTime::parse_from_rfc3339(time)
-            .unwrap_or_else(|e| panic!("{time}: {e}"))
-            .timestamp_millis();
-        assert!(
-            (millis, id) > previous,
-            "{id} at {time} comes out of (time, id) order"
-        );
-        previous = (millis, id);
-    }
+    assert_in_time_and_id_order(exported_lines.iter().copied());
     let input_text = std::fs::read_to_string(&input).unwrap();
     let mut input_lines: Vec<&str> = input_text.lines().collect();
     exported_lines.sort_unstable();
@@ -337,6 +304,77 @@ fn exporting_two_million_events_stays_under_256_mib() {
     ids.sort_unstable();
     input_ids.sort_unstable();
     assert!(ids == input_ids, "the fields export differs from the input");
+}
+
+/// One day many times larger than an export's sort memory: the day is sorted in runs on disk,
+/// merged a bounded number at a time, in bounded memory, and comes out whole and in order.
+#[test]
+fn a_day_many_times_an_exports_memory_is_sorted_on_disk_in_bounded_memory() {
+    let (dir, _input, store) = generated_store("600000", "1");
+    let out = dir.path().join("day.ndjson");
+    let summary = export_everything(&store, &out);
+    assert!(
+        summary.contains("MiB spilled to temporary files"),
+        "the day was not sorted on disk: {summary}"
+    );
+    let peak = peak_mib(&summary);
+    assert!(peak < 256, "export peak memory {peak} MiB: {summary}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    let count = assert_in_time_and_id_order(text.lines());
+    assert_eq!(count, 600_000);
+}
+
+/// A store of `events` generated events over `days` days, ingested: (its directory, the input,
+/// the store).
+fn generated_store(events: &str, days: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let input = crate::support::generate(
+        dir.path(),
+        "events.ndjson",
+        &["--events", events, "--days", days],
+    );
+    let store = dir.path().join("store");
+    crate::support::ingest_into(dir.path(), &input, &store);
+    (dir, input, store)
+}
+
+/// Exports every event of `store` to `out` (gzipped if it ends in `.gz`); the summary line.
+fn export_everything(store: &Path, out: &Path) -> String {
+    let output = insights_in(
+        store,
+        &[
+            "export",
+            "--start",
+            "2020-01-01T00:00:00Z",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    stderr(&output)
+}
+
+/// Checks that generated events come in (millisecond, id) order; how many there were. The
+/// generator writes `"@version":"1","id":"...","timestamp":"..."` first in every event.
+fn assert_in_time_and_id_order<'a>(lines: impl Iterator<Item = &'a str>) -> usize {
+    let mut previous = (i64::MIN, "");
+    let mut count = 0;
+    for line in lines {
+        let (_, after_id) = line.split_once(r#""id":""#).expect("an id");
+        let (id, after) = after_id.split_once('"').expect("a quoted id");
+        let (_, after_time) = after.split_once(r#""timestamp":""#).expect("a timestamp");
+        let time = after_time.split_once('"').expect("a quoted timestamp").0;
+        let millis = chrono::DateTime::parse_from_rfc3339(time)
+            .unwrap_or_else(|e| panic!("{time}: {e}"))
+            .timestamp_millis();
+        assert!(
+            (millis, id) > previous,
+            "{id} at {time} comes out of (time, id) order"
+        );
+        previous = (millis, id);
+        count += 1;
+    }
+    count
 }
 
 /// The peak memory an export's summary reports, in MiB.

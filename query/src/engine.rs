@@ -90,7 +90,7 @@ pub(crate) const EXPORT_MEMORY: usize = 32 << 20;
 /// Spilled runs that a sort merges at once; more are merged in passes. A merge holds a batch
 /// of every run it reads, and a merge's reservation cannot spill, so without this bound a day
 /// many times larger than an export's memory took its merge's memory from the shared pool
-/// (600,000 events in one day: 330 MiB peak; with this bound, 140 MiB).
+/// (600,000 events in one day: 330-336 MiB peak; with this bound, 199-200 MiB).
 const SPILL_MERGE_FAN_IN: usize = 16;
 
 /// Rows per batch of an export's scan and sort. A batch of whole events is about 800 KiB, and
